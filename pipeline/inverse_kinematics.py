@@ -1,0 +1,117 @@
+"""Stage 2: joint coordinates from markers with OpenSim's ``InverseKinematicsTool``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import opensim
+
+from pipeline.errors import OpenSimToolError
+from pipeline.opensim_log import opensim_output_to
+
+
+@dataclass(frozen=True)
+class IKResult:
+    """Outputs of :func:`run_inverse_kinematics`.
+
+    Attributes
+    ----------
+    coordinates_path
+        OpenSim ``.mot`` of all model coordinates (rotations in degrees, translations in m).
+    marker_errors_path
+        ``.sto`` of per-frame total squared error, RMS and max marker error (m).
+    marker_rms_error_m
+        Mean over frames of the per-frame RMS marker error (m).
+    marker_max_error_m
+        Largest marker error in any frame (m).
+    """
+
+    coordinates_path: Path
+    marker_errors_path: Path
+    setup_path: Path
+    marker_rms_error_m: float
+    marker_max_error_m: float
+    n_frames: int
+    wall_time_s: float
+    log_path: Path
+
+
+def run_inverse_kinematics(*, model_path: Path, markers_trc_path: Path, out_dir: Path,
+                           marker_weights: dict[str, float], accuracy: float,
+                           time_range_s: tuple[float, float], trial_id: str,
+                           coordinate_values_deg: dict[str, float] | None = None,
+                           log_dir: Path | None = None) -> IKResult:
+    """Run IK on ``markers_trc_path`` with ``model_path``; setup XML and outputs in ``out_dir``.
+
+    Parameters
+    ----------
+    marker_weights
+        Marker name → weight; markers not listed are ignored.
+    coordinate_values_deg
+        Optional coordinates held near a value (degrees) by a coordinate task of weight 1000,
+        e.g. subtalar angle 0 in a static trial.
+    log_dir
+        Where the OpenSim logs go (default ``out_dir/logs``).
+    """
+    start = time.perf_counter()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    coordinates_path = out_dir / "ik_coordinates.mot"
+    errors_path = out_dir / "ik_ik_marker_errors.sto"
+    setup_path = out_dir / "setup_ik.xml"
+    for stale in (coordinates_path, errors_path):
+        stale.unlink(missing_ok=True)
+
+    tool = opensim.InverseKinematicsTool()
+    tool.setName("ik")
+    tool.set_model_file(str(Path(model_path).resolve()))
+    tool.setMarkerDataFileName(str(Path(markers_trc_path).resolve()))
+    tool.setOutputMotionFileName(str(coordinates_path))
+    tool.setResultsDir(str(out_dir))
+    tool.set_report_errors(True)
+    tool.set_accuracy(accuracy)
+    tool.setStartTime(time_range_s[0])
+    tool.setEndTime(time_range_s[1])
+    tasks = tool.getIKTaskSet()
+    for name, weight in marker_weights.items():
+        task = opensim.IKMarkerTask()
+        task.setName(name)
+        task.setWeight(weight)
+        task.setApply(True)
+        tasks.cloneAndAppend(task)
+    for name, value_deg in (coordinate_values_deg or {}).items():
+        task = opensim.IKCoordinateTask()
+        task.setName(name)
+        task.setValueType(opensim.IKCoordinateTask.ManualValue)
+        task.setValue(value_deg)
+        task.setWeight(1000.0)
+        task.setApply(True)
+        tasks.cloneAndAppend(task)
+    tool.printToXML(str(setup_path))
+
+    with opensim_output_to(log_dir or out_dir / "logs", "ik") as log_path:
+        try:
+            succeeded = opensim.InverseKinematicsTool(str(setup_path)).run()
+        except Exception as error:  # OpenSim raises RuntimeError subclasses
+            raise OpenSimToolError(trial_id, "ik", str(error), log_path) from error
+    if not succeeded or not coordinates_path.is_file() or not errors_path.is_file():
+        raise OpenSimToolError(trial_id, "ik", "InverseKinematicsTool wrote no coordinates", log_path)
+
+    errors = opensim.TimeSeriesTable(str(errors_path))
+    labels = list(errors.getColumnLabels())
+    values = errors.getMatrix().to_numpy()
+    rms = values[:, labels.index("marker_error_RMS")]
+    worst = values[:, labels.index("marker_error_max")]
+    return IKResult(
+        coordinates_path=coordinates_path,
+        marker_errors_path=errors_path,
+        setup_path=setup_path,
+        marker_rms_error_m=float(np.mean(rms)),
+        marker_max_error_m=float(np.max(worst)),
+        n_frames=int(values.shape[0]),
+        wall_time_s=time.perf_counter() - start,
+        log_path=log_path,
+    )

@@ -1,0 +1,84 @@
+"""Assemble the per-trial label table: IK angles in, ID hip moments and SO hip forces out.
+
+Columns (see docs/labels.md): ``time`` (s); the model's input coordinates (degrees);
+``<hip coordinate>_moment`` (Nm/kg); ``<muscle>_force`` (N/kg) for every muscle crossing the
+hip; ``stance_r``/``stance_l`` (bool).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.atomic import write_atomically
+from pipeline.errors import InputDataError
+from pipeline.ground_reactions import GroundReactions
+from pipeline.model_config import ModelConfig
+from pipeline.storage import read_opensim_table, table_in_degrees
+
+# Result tables must reproduce the IK frame times to within this (s).
+_TIME_MATCH_TOLERANCE_S = 1e-6
+
+
+def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_forces_path: Path,
+                      model_config: ModelConfig, hip_muscles: list[str], body_mass_kg: float,
+                      ground_reactions: GroundReactions, contact_threshold_n: float) -> pd.DataFrame:
+    """Return the label table of one trial, one row per IK frame.
+
+    Parameters
+    ----------
+    ik_coordinates_path
+        IK ``.mot`` (degrees). Inputs are the unfiltered IK angles, as a user would feed them.
+    id_forces_path, so_forces_path
+        ID generalized forces and SO actuator forces (``.sto``), on the IK frame times.
+    hip_muscles
+        Muscles whose forces become ``<muscle>_force`` columns.
+    body_mass_kg
+        Divides moments (Nm → Nm/kg) and forces (N → N/kg).
+    """
+    ik = read_opensim_table(ik_coordinates_path)
+    if not table_in_degrees(ik_coordinates_path):
+        raise InputDataError(ik_coordinates_path, "IK coordinates are expected in degrees (inDegrees=yes)")
+    inverse_dynamics = read_opensim_table(id_forces_path)
+    static_optimization = read_opensim_table(so_forces_path)
+    times = ik["time"].to_numpy()
+
+    labels = {"time": times}
+    for coordinate in model_config.input_coordinates:
+        labels[coordinate] = _column(ik, coordinate, ik_coordinates_path)
+    id_on_ik_times = _on_times(inverse_dynamics, times, id_forces_path)
+    for coordinate in model_config.hip_coordinates:
+        labels[f"{coordinate}_moment"] = _column(id_on_ik_times, f"{coordinate}_moment", id_forces_path) / body_mass_kg
+    so_on_ik_times = _on_times(static_optimization, times, so_forces_path)
+    for muscle in hip_muscles:
+        labels[f"{muscle}_force"] = _column(so_on_ik_times, muscle, so_forces_path) / body_mass_kg
+    for side in ("r", "l"):
+        labels[f"stance_{side}"] = ground_reactions.stance(side, times, contact_threshold_n)
+    return pd.DataFrame(labels)
+
+
+def write_labels(table: pd.DataFrame, path: Path) -> Path:
+    """Write the label table as parquet, atomically (never a half-written file)."""
+    return write_atomically(path, lambda temporary: table.to_parquet(temporary, index=False))
+
+
+def _column(table: pd.DataFrame, name: str, source: Path) -> np.ndarray:
+    if name not in table.columns:
+        raise InputDataError(source, f"expected column {name!r} is missing")
+    return table[name].to_numpy(dtype=float)
+
+
+def _on_times(table: pd.DataFrame, times: np.ndarray, source: Path) -> pd.DataFrame:
+    """Rows of ``table`` at ``times``: exact when the tool kept the frames, else interpolated."""
+    result_times = table["time"].to_numpy()
+    if len(result_times) == len(times) and np.allclose(result_times, times, atol=_TIME_MATCH_TOLERANCE_S):
+        return table
+    if result_times[0] > times[0] + 1e-3 or result_times[-1] < times[-1] - 1e-3:
+        raise InputDataError(source, f"covers {result_times[0]:.3f}-{result_times[-1]:.3f} s, "
+                                     f"not the trial's {times[0]:.3f}-{times[-1]:.3f} s")
+    columns = {"time": times}
+    for name in table.columns[1:]:
+        columns[name] = np.interp(times, result_times, table[name].to_numpy())
+    return pd.DataFrame(columns)

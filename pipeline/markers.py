@@ -1,0 +1,160 @@
+"""Read, check and clean marker trajectories (TRC) with OpenSim's own adapters.
+
+The cleaned copy each stage reads is written in metres into the trial's folder, so the
+tools never depend on the lab's unit choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import opensim
+from scipy.interpolate import CubicSpline
+
+from pipeline.atomic import write_atomically
+from pipeline.errors import InputDataError
+
+_UNIT_TO_M = {"mm": 1e-3, "millimeters": 1e-3, "cm": 1e-2, "centimeters": 1e-2, "m": 1.0, "meters": 1.0}
+
+
+@dataclass(frozen=True)
+class MarkerTrajectories:
+    """Marker positions of one trial.
+
+    Attributes
+    ----------
+    times_s
+        ``(n_frames,)`` frame times in s.
+    positions_m
+        ``(n_frames, n_markers, 3)`` positions in m, lab frame as in the file (OpenSim: Y up).
+    marker_names
+        ``n_markers`` names in column order.
+    rate_hz
+        Frame rate from the TRC header.
+    filled_gaps
+        Human-readable notes of the gaps that were filled.
+    """
+
+    times_s: np.ndarray
+    positions_m: np.ndarray
+    marker_names: tuple[str, ...]
+    rate_hz: float
+    source_path: Path
+    filled_gaps: tuple[str, ...] = ()
+
+
+def read_trc(path: str | Path) -> MarkerTrajectories:
+    """Read a TRC file with ``opensim.TimeSeriesTableVec3``; convert to metres from its header.
+
+    Raises
+    ------
+    InputDataError
+        If the file is missing or unreadable, has no frames, or has unknown ``Units``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(path, "marker file (TRC) not found")
+    try:
+        table = opensim.TimeSeriesTableVec3(str(path))
+    except Exception as error:  # OpenSim raises its own RuntimeError subclasses
+        raise InputDataError(path, f"not a readable TRC file ({error})") from error
+    if table.getNumRows() < 2:
+        raise InputDataError(path, f"holds {table.getNumRows()} frame(s); at least 2 are needed")
+    units = table.getTableMetaDataAsString("Units").strip() if table.hasTableMetaDataKey("Units") else ""
+    if units.lower() not in _UNIT_TO_M:
+        raise InputDataError(path, f"unknown marker units {units!r} in the TRC header (expected mm, cm or m)")
+    try:
+        rate_hz = float(table.getTableMetaDataAsString("DataRate"))
+    except (RuntimeError, ValueError) as error:
+        raise InputDataError(path, "the TRC header has no valid DataRate") from error
+    if not rate_hz > 0:
+        raise InputDataError(path, f"the TRC header's DataRate is {rate_hz}; it must be positive")
+    flat = table.flatten()
+    values = flat.getMatrix().to_numpy().reshape(table.getNumRows(), table.getNumColumns(), 3)
+    return MarkerTrajectories(
+        times_s=_uniform_frame_times(np.asarray(flat.getIndependentColumn(), dtype=float), rate_hz, path),
+        positions_m=values * _UNIT_TO_M[units.lower()],
+        marker_names=tuple(table.getColumnLabels()),
+        rate_hz=rate_hz,
+        source_path=path,
+    )
+
+
+def check_and_fill(markers: MarkerTrajectories, required: list[str], max_gap_fill_s: float) -> MarkerTrajectories:
+    """Check that ``required`` markers are present and fill their short gaps.
+
+    Gaps (NaN runs) inside the trial no longer than ``max_gap_fill_s`` are filled by a cubic
+    spline through the valid frames; longer gaps, and gaps touching the first or last frame,
+    are errors naming the marker and the time range.
+
+    Returns
+    -------
+    MarkerTrajectories
+        Only the ``required`` markers, gap-free, in ``required`` order.
+    """
+    missing = [name for name in required if name not in markers.marker_names]
+    if missing:
+        raise InputDataError(markers.source_path, f"model marker(s) absent from the TRC: {', '.join(missing)}")
+    columns = [markers.marker_names.index(name) for name in required]
+    positions = markers.positions_m[:, columns, :].copy()
+    times = markers.times_s
+    notes = []
+    for marker_index, name in enumerate(required):
+        missing_frames = np.isnan(positions[:, marker_index, :]).any(axis=1)
+        if not missing_frames.any():
+            continue
+        for start, stop in _runs(missing_frames):
+            gap_s = (stop - start) / markers.rate_hz
+            span = f"{times[start]:.3f}-{times[stop - 1]:.3f} s"
+            if start == 0 or stop == len(times):
+                raise InputDataError(markers.source_path, f"marker {name} is missing at the trial's edge ({span}); trim the trial")
+            if gap_s > max_gap_fill_s:
+                raise InputDataError(
+                    markers.source_path,
+                    f"marker {name} has a {gap_s:.3f} s gap ({span}), longer than the {max_gap_fill_s} s that may be filled",
+                )
+            notes.append(f"{name}: filled {stop - start} frame(s) at {span}")
+        valid = ~missing_frames
+        spline = CubicSpline(times[valid], positions[valid, marker_index, :], axis=0)
+        positions[missing_frames, marker_index, :] = spline(times[missing_frames])
+    return MarkerTrajectories(times, positions, tuple(required), markers.rate_hz, markers.source_path, tuple(notes))
+
+
+def write_trc_m(markers: MarkerTrajectories, path: Path) -> Path:
+    """Write ``markers`` as a TRC in metres with ``opensim.TRCFileAdapter``, atomically."""
+    n_frames, n_markers, _ = markers.positions_m.shape
+    flat_labels = [f"{name}_{axis}" for name in markers.marker_names for axis in (1, 2, 3)]
+    matrix = opensim.Matrix.createFromMat(markers.positions_m.reshape(n_frames, n_markers * 3))
+    flat = opensim.TimeSeriesTable(opensim.StdVectorDouble(markers.times_s.tolist()), matrix,
+                                   opensim.StdVectorString(flat_labels))
+    table = flat.packVec3()
+    for key, value in (("DataRate", f"{markers.rate_hz:g}"), ("CameraRate", f"{markers.rate_hz:g}"),
+                       ("NumFrames", str(n_frames)), ("NumMarkers", str(n_markers)), ("Units", "m"),
+                       ("OrigDataRate", f"{markers.rate_hz:g}"), ("OrigDataStartFrame", "1"),
+                       ("OrigNumFrames", str(n_frames))):
+        table.addTableMetaDataString(key, value)
+    return write_atomically(path, lambda temporary: opensim.TRCFileAdapter().write(table, str(temporary)))
+
+
+def _uniform_frame_times(times_s: np.ndarray, rate_hz: float, path: Path) -> np.ndarray:
+    """Frame times on the exact grid ``t0 + i / rate``.
+
+    Lab exports often round the time column (60 Hz written as 0.017, 0.033, ...); OpenSim's
+    filters then resample the data onto a grid that no longer holds the frames. Times that
+    lie within a quarter frame of the grid are replaced by it; others are an error.
+    """
+    grid = times_s[0] + np.arange(len(times_s)) / rate_hz
+    deviation = np.max(np.abs(times_s - grid))
+    if deviation > 0.25 / rate_hz:
+        raise InputDataError(path, f"frame times are irregular (up to {deviation * 1e3:.1f} ms off the "
+                                   f"{rate_hz:g} Hz DataRate grid); resample the trial to a constant rate")
+    return grid
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Return ``(start, stop)`` index pairs of the True runs of a 1-D boolean mask."""
+    padded = np.concatenate([[False], mask, [False]]).astype(int)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2], edges[1::2]))

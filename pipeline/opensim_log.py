@@ -1,0 +1,52 @@
+"""Route OpenSim's chatty output to per-trial log files, keeping the console for progress.
+
+Each stage gets its own pair of files in the trial's ``logs/`` folder: OpenSim's messages go
+to ``<stage>_opensim.log`` through ``opensim.Logger``'s file sink; output that bypasses the
+logger (the optimizer's banner, Simbody's messages, and the logger's console copy) is
+captured at the file-descriptor level into ``<stage>_native.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import opensim
+
+
+@contextlib.contextmanager
+def opensim_output_to(log_dir: Path, stage: str) -> Iterator[Path]:
+    """Send OpenSim output to ``log_dir/<stage>_opensim.log`` for the duration of the block.
+
+    Yields that log's path (new, empty). The process's stdout and stderr file descriptors are
+    redirected to ``log_dir/<stage>_native.log`` and restored afterwards, even on error.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{stage}_opensim.log"
+    native_path = log_dir / f"{stage}_native.log"
+    log_path.unlink(missing_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_fds = (os.dup(1), os.dup(2))
+    native = open(native_path, "w")
+    previous_level = opensim.Logger.getLevelString()
+    try:
+        os.dup2(native.fileno(), 1)
+        os.dup2(native.fileno(), 2)
+        opensim.Logger.removeFileSink()
+        opensim.Logger.addFileSink(str(log_path))
+        opensim.Logger.setLevelString("Info")
+        yield log_path
+    finally:
+        opensim.Logger.removeFileSink()
+        opensim.Logger.setLevelString(previous_level)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved_fds[0], 1)
+        os.dup2(saved_fds[1], 2)
+        os.close(saved_fds[0])
+        os.close(saved_fds[1])
+        native.close()

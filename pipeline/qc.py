@@ -1,0 +1,93 @@
+"""Per-trial quality control: figures from IK, ID and SO, and an ok/warn/failed status.
+
+Thresholds come from :class:`pipeline.config.QCThresholds` (OpenSim best practice by
+default). Residuals are the ID generalized forces at the pelvis (root) coordinates: the
+load the GRFs fail to explain. Reserves are the SO reserve actuators; the hip reserves are
+judged against the peak ID moment of their coordinate, since the labels are hip loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.actuators import RESERVE_PREFIX
+from pipeline.config import QCThresholds
+from pipeline.model_config import ModelConfig
+from pipeline.subject import SubjectInfo
+
+OK, WARN, FAILED = "ok", "warn", "failed"
+
+
+@dataclass(frozen=True)
+class QCReport:
+    """QC figures (units in the key names), the status, and why it is not ``ok``."""
+
+    figures: dict[str, float]
+    status: str
+    reasons: tuple[str, ...]
+
+
+def compute_qc(*, marker_rms_error_m: float, marker_max_error_m: float, inverse_dynamics: pd.DataFrame,
+               so_forces: pd.DataFrame, n_so_failed_frames: int, model_config: ModelConfig,
+               subject: SubjectInfo, thresholds: QCThresholds) -> QCReport:
+    """Return the QC figures and status of one trial.
+
+    Parameters
+    ----------
+    inverse_dynamics
+        ID generalized forces (``<coordinate>_moment`` in Nm, ``<coordinate>_force`` in N).
+    so_forces
+        SO actuator forces, including ``reserve_<coordinate>`` columns (Nm).
+    """
+    translations = inverse_dynamics[[f"{c}_force" for c in model_config.pelvis_translations]].to_numpy()
+    rotations = inverse_dynamics[[f"{c}_moment" for c in model_config.pelvis_rotations]].to_numpy()
+    peak_residual_force_n = float(np.max(np.linalg.norm(translations, axis=1)))
+    peak_residual_moment_nm = float(np.max(np.linalg.norm(rotations, axis=1)))
+
+    reserve_columns = [c for c in so_forces.columns if c.startswith(RESERVE_PREFIX)]
+    peak_reserve_nm = float(np.max(np.abs(so_forces[reserve_columns].to_numpy()))) if reserve_columns else 0.0
+    hip_reserve_pct = 0.0
+    for coordinate in model_config.hip_coordinates:
+        column = RESERVE_PREFIX + coordinate
+        peak_moment = float(np.max(np.abs(inverse_dynamics[f"{coordinate}_moment"])))
+        if column in so_forces.columns and peak_moment > 0:
+            hip_reserve_pct = max(hip_reserve_pct, 100.0 * float(np.max(np.abs(so_forces[column]))) / peak_moment)
+    n_frames = len(so_forces)
+    figures = {
+        "ik_marker_rms_error_m": marker_rms_error_m,
+        "ik_marker_max_error_m": marker_max_error_m,
+        "peak_pelvis_residual_force_n": peak_residual_force_n,
+        "peak_pelvis_residual_force_pct_bw": 100.0 * peak_residual_force_n / subject.body_weight_n,
+        "peak_pelvis_residual_moment_nm": peak_residual_moment_nm,
+        "peak_reserve_torque_nm": peak_reserve_nm,
+        "peak_hip_reserve_pct_peak_moment": hip_reserve_pct,
+        "so_failed_frames": float(n_so_failed_frames),
+        "so_failed_fraction": n_so_failed_frames / n_frames if n_frames else 1.0,
+    }
+    status, reasons = _judge(figures, thresholds)
+    return QCReport(figures, status, tuple(reasons))
+
+
+def _judge(figures: dict[str, float], limits: QCThresholds) -> tuple[str, list[str]]:
+    checks = [
+        ("ik_marker_rms_error_m", limits.marker_rms_error_warn_m, limits.marker_rms_error_fail_m, "m"),
+        ("ik_marker_max_error_m", limits.marker_max_error_warn_m, limits.marker_max_error_fail_m, "m"),
+        ("peak_pelvis_residual_force_pct_bw", limits.residual_force_warn_pct_bw, limits.residual_force_fail_pct_bw, "% BW"),
+        ("peak_pelvis_residual_moment_nm", limits.residual_moment_warn_nm, limits.residual_moment_fail_nm, "Nm"),
+        ("peak_hip_reserve_pct_peak_moment", limits.reserve_torque_warn_pct_peak_moment,
+         limits.reserve_torque_fail_pct_peak_moment, "% of peak hip moment"),
+        ("so_failed_fraction", 0.0, limits.so_failed_frames_fail_fraction, "of frames"),
+    ]
+    status, reasons = OK, []
+    for key, warn_limit, fail_limit, unit in checks:
+        value = figures[key]
+        if value > fail_limit:
+            status = FAILED
+            reasons.append(f"{key} = {value:.4g} {unit} > fail limit {fail_limit:g}")
+        elif value > warn_limit:
+            status = WARN if status == OK else status
+            reasons.append(f"{key} = {value:.4g} {unit} > warn limit {warn_limit:g}")
+    return status, reasons

@@ -1,0 +1,208 @@
+"""Stage 1: scale the generic model to a subject with OpenSim's ``ScaleTool``.
+
+Measurement-based scaling (marker-pair distances of the static trial), the subject's mass,
+then marker placement: the model's markers are moved to where the static trial puts them.
+The model scaled *before* marker placement is kept to report how well it fits the static
+markers (the scaling QC), since after placement the errors are near zero by construction.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import opensim
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import InputDataError, OpenSimToolError
+from pipeline.inverse_kinematics import run_inverse_kinematics
+from pipeline.markers import check_and_fill, read_trc, write_trc_m
+from pipeline.model_config import ModelConfig
+from pipeline.opensim_log import opensim_output_to
+from pipeline.subject import SubjectInfo
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    """Outputs of :func:`scale_subject`.
+
+    Attributes
+    ----------
+    scaled_model_path
+        The subject's model with scaled segments, its mass, and placed markers.
+    scale_factors
+        Body name → ``(3,)`` scale factors along X, Y, Z (dimensionless).
+    marker_rms_error_m, marker_max_error_m
+        Fit of the scaled model (before marker placement) to the static markers, in m,
+        averaged (RMS) and worst (max) over the static frames.
+    """
+
+    scaled_model_path: Path
+    setup_path: Path
+    scale_factors: dict[str, np.ndarray]
+    marker_rms_error_m: float
+    marker_max_error_m: float
+    wall_time_s: float
+    log_path: Path
+
+
+def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, config: PipelineConfig) -> ScaleResult:
+    """Scale the configured model to ``subject`` from its static trial.
+
+    Parameters
+    ----------
+    subject
+        Mass (kg) and height (m) of the subject.
+    static_trc_path
+        Static standing trial (TRC; units from its header).
+    out_dir
+        Folder for every file this stage writes (setup XML, scaled models, logs).
+    config
+        Pipeline settings; ``config.model`` selects the model.
+
+    Raises
+    ------
+    InputDataError
+        If the static trial is missing, unreadable, or lacks a marker the scaling uses.
+    OpenSimToolError
+        If the ScaleTool fails or writes no scaled model.
+    """
+    start = time.perf_counter()
+    model_config = ModelConfig.load(config.model)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    static_weights = model_config.markers_used("static")
+    markers = check_and_fill(read_trc(static_trc_path), list(static_weights), config.markers.max_gap_fill_s)
+    static_markers_path = write_trc_m(markers, out_dir / "static_markers.trc")
+    time_range = config.scale.static_time_range_s or (float(markers.times_s[0]), float(markers.times_s[-1]))
+    if time_range[0] < markers.times_s[0] - 1e-6 or time_range[1] > markers.times_s[-1] + 1e-6:
+        raise InputDataError(static_trc_path, f"static_time_range_s {time_range} lies outside the trial "
+                                              f"{markers.times_s[0]:.3f}-{markers.times_s[-1]:.3f} s")
+
+    unplaced_path = out_dir / "scaled_before_marker_placement.osim"
+    scaled_path = out_dir / "scaled_model.osim"
+    factors_path = out_dir / "scale_factors.xml"
+    setup_path = out_dir / "setup_scale.xml"
+    for stale in (unplaced_path, scaled_path, factors_path):
+        stale.unlink(missing_ok=True)
+
+    tool = _build_scale_tool(subject, model_config, config, static_markers_path, time_range,
+                             unplaced_path, scaled_path, factors_path, relative_to=out_dir)
+    tool.printToXML(str(setup_path))
+    trial_id = f"{subject.subject_id}/static"
+    with opensim_output_to(out_dir / "logs", "scale") as log_path:
+        try:
+            succeeded = opensim.ScaleTool(str(setup_path)).run()
+        except Exception as error:  # OpenSim raises RuntimeError subclasses
+            raise OpenSimToolError(trial_id, "scale", str(error), log_path) from error
+    if not succeeded or not scaled_path.is_file():
+        raise OpenSimToolError(trial_id, "scale", "ScaleTool wrote no scaled model", log_path)
+
+    # Best practice judges scaling by the bony landmarks: the markers of the measurements.
+    landmarks = {name for m in model_config.scale_measurements for pair in m.marker_pairs for name in pair}
+    fit = run_inverse_kinematics(
+        model_path=unplaced_path, markers_trc_path=static_markers_path, out_dir=out_dir / "static_fit",
+        marker_weights={name: w for name, w in static_weights.items() if name in landmarks}, accuracy=config.inverse_kinematics.accuracy,
+        time_range_s=time_range, trial_id=trial_id,
+        coordinate_values_deg=model_config.static_pose_coordinates, log_dir=out_dir / "logs",
+    )
+    return ScaleResult(
+        scaled_model_path=scaled_path,
+        setup_path=setup_path,
+        scale_factors=read_scale_factors(factors_path, scaled_path),
+        marker_rms_error_m=fit.marker_rms_error_m,
+        marker_max_error_m=fit.marker_max_error_m,
+        wall_time_s=time.perf_counter() - start,
+        log_path=log_path,
+    )
+
+
+def read_scale_factors(path: Path, model_path: Path) -> dict[str, np.ndarray]:
+    """Read the ``ScaleSet`` XML the ScaleTool wrote: body name → ``(3,)`` factors.
+
+    Only the model's bodies are kept (the file also lists ground and offset frames).
+    """
+    bodies = opensim.Model(str(model_path)).getBodySet()
+    body_names = {bodies.get(i).getName() for i in range(bodies.getSize())}
+    scale_set = opensim.ScaleSet(str(path))
+    factors = {}
+    for index in range(scale_set.getSize()):
+        scale = scale_set.get(index)
+        if scale.getSegmentName() not in body_names:
+            continue
+        vector = scale.getScaleFactors()
+        factors[scale.getSegmentName()] = np.array([vector.get(i) for i in range(3)])
+    return factors
+
+
+def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, config: PipelineConfig,
+                      static_markers_path: Path, time_range: tuple[float, float],
+                      unplaced_path: Path, scaled_path: Path, factors_path: Path,
+                      relative_to: Path) -> opensim.ScaleTool:
+    # The ScaleTool resolves every file relative to its setup file's folder.
+    def rel(path: Path) -> str:
+        return os.path.relpath(path, relative_to)
+
+    tool = opensim.ScaleTool()
+    tool.setName(subject.subject_id)
+    tool.setSubjectMass(subject.mass_kg)
+    tool.setSubjectHeight(subject.height_m * 1000.0)  # ScaleTool documents height in mm
+    times = opensim.ArrayDouble()
+    times.append(time_range[0])
+    times.append(time_range[1])
+
+    maker = tool.getGenericModelMaker()
+    maker.setModelFileName(rel(model_config.model_path))
+    maker.setMarkerSetFileName(rel(model_config.marker_set_path))
+
+    scaler = tool.getModelScaler()
+    scaler.setApply(True)
+    order = opensim.ArrayStr()
+    order.append("measurements")
+    scaler.setScalingOrder(order)
+    scaler.setMarkerFileName(rel(static_markers_path))
+    scaler.setTimeRange(times)
+    scaler.setPreserveMassDist(config.scale.preserve_mass_distribution)
+    scaler.setOutputModelFileName(rel(unplaced_path))
+    scaler.setOutputScaleFileName(rel(factors_path))
+    for measurement_config in model_config.scale_measurements:
+        measurement = opensim.Measurement()
+        measurement.setName(measurement_config.name)
+        measurement.setApply(True)
+        for first, second in measurement_config.marker_pairs:
+            measurement.getMarkerPairSet().cloneAndAppend(opensim.MarkerPair(first, second))
+        for body in measurement_config.bodies:
+            body_scale = opensim.BodyScale()
+            body_scale.setName(body)
+            axes = opensim.ArrayStr()
+            for axis in ("X", "Y", "Z"):
+                axes.append(axis)
+            body_scale.setAxisNames(axes)
+            measurement.getBodyScaleSet().cloneAndAppend(body_scale)
+        scaler.addMeasurement(measurement)
+
+    placer = tool.getMarkerPlacer()
+    placer.setApply(True)
+    placer.setMarkerFileName(rel(static_markers_path))
+    placer.setTimeRange(times)
+    placer.setOutputModelFileName(rel(scaled_path))
+    placer.setMoveModelMarkers(True)
+    task_set = placer.getIKTaskSet()
+    for name, weight in model_config.markers_used("static").items():
+        task = opensim.IKMarkerTask()
+        task.setName(name)
+        task.setWeight(weight)
+        task.setApply(True)
+        task_set.cloneAndAppend(task)
+    for name, value_deg in model_config.static_pose_coordinates.items():
+        task = opensim.IKCoordinateTask()
+        task.setName(name)
+        task.setValueType(opensim.IKCoordinateTask.ManualValue)
+        task.setValue(value_deg)
+        task.setWeight(1000.0)
+        task.setApply(True)
+        task_set.cloneAndAppend(task)
+    return tool

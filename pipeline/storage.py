@@ -1,0 +1,37 @@
+"""Read OpenSim ``.mot``/``.sto`` results into pandas through OpenSim's own adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import opensim
+import pandas as pd
+
+from pipeline.errors import InputDataError
+
+
+def read_opensim_table(path: str | Path) -> pd.DataFrame:
+    """Return a ``.mot``/``.sto`` file as a DataFrame with a ``time`` column first.
+
+    Values are as stored (the file's units); read the ``inDegrees`` header yourself where it
+    matters (see :func:`table_in_degrees`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(path, "OpenSim table not found")
+    try:
+        table = opensim.TimeSeriesTable(str(path))
+    except Exception as error:  # OpenSim raises RuntimeError subclasses
+        raise InputDataError(path, f"not a readable OpenSim .mot/.sto file ({error})") from error
+    frame = pd.DataFrame(table.getMatrix().to_numpy(), columns=list(table.getColumnLabels()))
+    frame.insert(0, "time", np.asarray(table.getIndependentColumn(), dtype=float))
+    return frame
+
+
+def table_in_degrees(path: str | Path) -> bool:
+    """Whether the ``.mot``/``.sto`` header says rotations are in degrees (``inDegrees=yes``)."""
+    table = opensim.TimeSeriesTable(str(path))
+    if not table.hasTableMetaDataKey("inDegrees"):
+        return False
+    return table.getTableMetaDataAsString("inDegrees").strip().lower() == "yes"

@@ -1,0 +1,196 @@
+"""One trial end to end: check inputs → IK → ID → SO → labels, QC and ``summary.json``.
+
+Everything the trial writes goes under its own folder. The label table and the summary are
+written atomically, last; a failed trial leaves a ``summary.json`` with status ``failed``,
+the stage and the error, and no ``labels.parquet``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import opensim
+
+from pipeline.actuators import write_so_actuators
+from pipeline.atomic import write_json_atomically
+from pipeline.config import PipelineConfig
+from pipeline.errors import Gait2HipError, InputDataError
+from pipeline.ground_reactions import read_grf, write_external_loads
+from pipeline.hip_muscles import find_hip_muscles
+from pipeline.inverse_dynamics import run_inverse_dynamics
+from pipeline.inverse_kinematics import run_inverse_kinematics
+from pipeline.labels import build_label_table, write_labels
+from pipeline.markers import check_and_fill, read_trc, write_trc_m
+from pipeline.model_config import ModelConfig
+from pipeline.qc import FAILED, compute_qc
+from pipeline.static_optimization import run_static_optimization
+from pipeline.storage import read_opensim_table
+from pipeline.subject import SubjectInfo
+
+LABELS_FILE = "labels.parquet"
+SUMMARY_FILE = "summary.json"
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrialResult:
+    """What :func:`label_trial` produced for one trial (paths, QC, stage wall times in s)."""
+
+    trial_id: str
+    out_dir: Path
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    qc: dict[str, float] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    n_frames: int = 0
+    labels_path: Path | None = None
+    summary_path: Path | None = None
+    ik_coordinates_path: Path | None = None
+    id_forces_path: Path | None = None
+    so_forces_path: Path | None = None
+
+
+def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path: Path, grf_mot_path: Path,
+                out_dir: Path, config: PipelineConfig, trial_id: str) -> TrialResult:
+    """Label one walking trial with the subject's scaled model.
+
+    Parameters
+    ----------
+    subject
+        Body mass (kg) normalises the labels; body weight scales the residual QC.
+    scaled_model_path
+        The subject's model from :func:`pipeline.scale.scale_subject`.
+    markers_trc_path, grf_mot_path
+        The walking trial's markers (TRC) and ground reaction forces (``.mot``).
+    out_dir
+        The trial's own folder; every file of the trial goes there.
+    trial_id
+        ``subject/trial`` identifier used in messages and the summary.
+
+    Raises
+    ------
+    InputDataError, OpenSimToolError
+        On bad input or a failed tool; ``summary.json`` then records the failure.
+    """
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (out_dir / LABELS_FILE, out_dir / SUMMARY_FILE):
+        stale.unlink(missing_ok=True)
+    result = TrialResult(trial_id=trial_id, out_dir=out_dir, status=FAILED)
+    stage = "inputs"
+    try:
+        start = time.perf_counter()
+        model_config = ModelConfig.load(config.model)
+        model = _load_checked_model(scaled_model_path, model_config)
+        markers = check_and_fill(read_trc(markers_trc_path), list(model_config.markers_used("dynamic")),
+                                 config.markers.max_gap_fill_s)
+        time_range = (float(markers.times_s[0]), float(markers.times_s[-1]))
+        ground_reactions = read_grf(grf_mot_path, config.grf, time_range)
+        clean_markers_path = write_trc_m(markers, out_dir / "markers_clean.trc")
+        external_loads_path = write_external_loads(Path(grf_mot_path).resolve(), config.grf,
+                                                   model_config.foot_bodies, out_dir / "external_loads.xml")
+        actuators_path = out_dir / "so_actuators.xml"
+        write_so_actuators(model, model_config, config.static_optimization, actuators_path)
+        hip_muscles = find_hip_muscles(model, model_config.hip_coordinates)
+        result.timings_s["inputs"] = time.perf_counter() - start
+        _log.debug("%s: inputs checked (%s)", trial_id, "; ".join(markers.filled_gaps) or "no gaps")
+
+        stage = "ik"
+        ik = run_inverse_kinematics(model_path=scaled_model_path, markers_trc_path=clean_markers_path,
+                                    out_dir=out_dir / "ik", marker_weights=model_config.markers_used("dynamic"),
+                                    accuracy=config.inverse_kinematics.accuracy, time_range_s=time_range,
+                                    trial_id=trial_id, log_dir=out_dir / "logs")
+        result.timings_s["ik"] = ik.wall_time_s
+        result.ik_coordinates_path = ik.coordinates_path
+
+        stage = "id"
+        inverse_dynamics = run_inverse_dynamics(
+            model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
+            external_loads_path=external_loads_path, out_dir=out_dir / "id",
+            lowpass_cutoff_hz=config.inverse_dynamics.lowpass_cutoff_hz, time_range_s=time_range,
+            trial_id=trial_id, log_dir=out_dir / "logs")
+        result.timings_s["id"] = inverse_dynamics.wall_time_s
+        result.id_forces_path = inverse_dynamics.generalized_forces_path
+
+        stage = "so"
+        static_optimization = run_static_optimization(
+            model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
+            external_loads_path=external_loads_path, actuators_path=actuators_path, out_dir=out_dir / "so",
+            settings=config.static_optimization, time_range_s=time_range, trial_id=trial_id,
+            log_dir=out_dir / "logs")
+        result.timings_s["so"] = static_optimization.wall_time_s
+        result.so_forces_path = static_optimization.forces_path
+
+        stage = "labels"
+        start = time.perf_counter()
+        table = build_label_table(
+            ik_coordinates_path=ik.coordinates_path, id_forces_path=inverse_dynamics.generalized_forces_path,
+            so_forces_path=static_optimization.forces_path, model_config=model_config, hip_muscles=hip_muscles,
+            body_mass_kg=subject.mass_kg, ground_reactions=ground_reactions,
+            contact_threshold_n=config.grf.contact_threshold_n)
+        report = compute_qc(
+            marker_rms_error_m=ik.marker_rms_error_m, marker_max_error_m=ik.marker_max_error_m,
+            inverse_dynamics=read_opensim_table(inverse_dynamics.generalized_forces_path),
+            so_forces=read_opensim_table(static_optimization.forces_path),
+            n_so_failed_frames=static_optimization.n_failed_frames, model_config=model_config,
+            subject=subject, thresholds=config.qc)
+        result.labels_path = write_labels(table, out_dir / LABELS_FILE)
+        result.timings_s["labels"] = time.perf_counter() - start
+        result.n_frames = len(table)
+        result.qc = report.figures
+        result.status = report.status
+        result.reasons = list(report.reasons)
+    except Gait2HipError as error:
+        result.reasons = [f"{stage}: {error}"]
+        result.summary_path = _write_summary(result, subject, config, markers_trc_path, grf_mot_path,
+                                             scaled_model_path, failed_stage=stage)
+        raise
+    result.summary_path = _write_summary(result, subject, config, markers_trc_path, grf_mot_path, scaled_model_path)
+    return result
+
+
+def _load_checked_model(scaled_model_path: Path, model_config: ModelConfig) -> opensim.Model:
+    path = Path(scaled_model_path)
+    if not path.is_file():
+        raise InputDataError(path, "scaled model not found (run scaling first)")
+    try:
+        model = opensim.Model(str(path))
+    except Exception as error:  # OpenSim raises RuntimeError subclasses
+        raise InputDataError(path, f"not a readable OpenSim model ({error})") from error
+    coordinates = model.getCoordinateSet()
+    names = {coordinates.get(i).getName() for i in range(coordinates.getSize())}
+    needed = set(model_config.input_coordinates) | set(model_config.hip_coordinates) | set(model_config.pelvis_coordinates)
+    lacking = sorted(needed - names)
+    if lacking:
+        raise InputDataError(path, f"the model lacks coordinate(s) the configuration names: {', '.join(lacking)}")
+    bodies = model.getBodySet()
+    for side, body in model_config.foot_bodies.items():
+        if not bodies.contains(body):
+            raise InputDataError(path, f"the model has no body {body!r} for the {side} foot's GRF")
+    return model
+
+
+def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineConfig, markers_trc_path: Path,
+                   grf_mot_path: Path, scaled_model_path: Path, failed_stage: str | None = None) -> Path:
+    content = {
+        "kind": "gait2hip.trial",
+        "trial_id": result.trial_id,
+        "status": result.status,
+        "failed_stage": failed_stage,
+        "reasons": result.reasons,
+        "subject": {"id": subject.subject_id, "mass_kg": subject.mass_kg, "height_m": subject.height_m,
+                    "group": subject.group, "affected_side": subject.affected_side},
+        "inputs": {"markers": str(Path(markers_trc_path).resolve()), "grf": str(Path(grf_mot_path).resolve()),
+                   "scaled_model": str(Path(scaled_model_path).resolve())},
+        "stages_run": list(result.timings_s),
+        "n_frames": result.n_frames,
+        "qc": result.qc,
+        "wall_time_s": result.timings_s,
+        "outputs": {"labels": result.labels_path.name if result.labels_path else None},
+        "opensim_version": opensim.GetVersion(),
+        "config": config.to_dict(),
+    }
+    return write_json_atomically(result.out_dir / SUMMARY_FILE, content)
