@@ -75,8 +75,9 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     static_weights = model_config.markers_used("static")
-    markers = check_and_fill(read_trc(static_trc_path), list(static_weights), config.markers.max_gap_fill_s)
-    static_markers_path = write_trc_m(markers, out_dir / "static_markers.trc")
+    with opensim_output_to(out_dir / "logs", "inputs"):
+        markers = check_and_fill(read_trc(static_trc_path), list(static_weights), config.markers.max_gap_fill_s)
+        static_markers_path = write_trc_m(markers, out_dir / "static_markers.trc")
     time_range = config.scale.static_time_range_s or (float(markers.times_s[0]), float(markers.times_s[-1]))
     if time_range[0] < markers.times_s[0] - 1e-6 or time_range[1] > markers.times_s[-1] + 1e-6:
         raise InputDataError(static_trc_path, f"static_time_range_s {time_range} lies outside the trial "
@@ -109,10 +110,12 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
         time_range_s=time_range, trial_id=trial_id,
         coordinate_values_deg=model_config.static_pose_coordinates, log_dir=out_dir / "logs",
     )
+    with opensim_output_to(out_dir / "logs", "scale_factors"):
+        scale_factors = read_scale_factors(factors_path, scaled_path)
     return ScaleResult(
         scaled_model_path=scaled_path,
         setup_path=setup_path,
-        scale_factors=read_scale_factors(factors_path, scaled_path),
+        scale_factors=scale_factors,
         marker_rms_error_m=fit.marker_rms_error_m,
         marker_max_error_m=fit.marker_max_error_m,
         wall_time_s=time.perf_counter() - start,

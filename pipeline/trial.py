@@ -25,6 +25,7 @@ from pipeline.inverse_kinematics import run_inverse_kinematics
 from pipeline.labels import build_label_table, write_labels
 from pipeline.markers import check_and_fill, read_trc, write_trc_m
 from pipeline.model_config import ModelConfig
+from pipeline.opensim_log import opensim_output_to
 from pipeline.qc import FAILED, compute_qc
 from pipeline.static_optimization import run_static_optimization
 from pipeline.storage import read_opensim_table
@@ -84,17 +85,18 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
     try:
         start = time.perf_counter()
         model_config = ModelConfig.load(config.model)
-        model = _load_checked_model(scaled_model_path, model_config)
-        markers = check_and_fill(read_trc(markers_trc_path), list(model_config.markers_used("dynamic")),
-                                 config.markers.max_gap_fill_s)
-        time_range = (float(markers.times_s[0]), float(markers.times_s[-1]))
-        ground_reactions = read_grf(grf_mot_path, config.grf, time_range)
-        clean_markers_path = write_trc_m(markers, out_dir / "markers_clean.trc")
-        external_loads_path = write_external_loads(Path(grf_mot_path).resolve(), config.grf,
-                                                   model_config.foot_bodies, out_dir / "external_loads.xml")
-        actuators_path = out_dir / "so_actuators.xml"
-        write_so_actuators(model, model_config, config.static_optimization, actuators_path)
-        hip_muscles = find_hip_muscles(model, model_config.hip_coordinates)
+        with opensim_output_to(out_dir / "logs", "inputs"):
+            model = _load_checked_model(scaled_model_path, model_config)
+            markers = check_and_fill(read_trc(markers_trc_path), list(model_config.markers_used("dynamic")),
+                                     config.markers.max_gap_fill_s)
+            time_range = (float(markers.times_s[0]), float(markers.times_s[-1]))
+            ground_reactions = read_grf(grf_mot_path, config.grf, time_range)
+            clean_markers_path = write_trc_m(markers, out_dir / "markers_clean.trc")
+            external_loads_path = write_external_loads(Path(grf_mot_path).resolve(), config.grf,
+                                                       model_config.foot_bodies, out_dir / "external_loads.xml")
+            actuators_path = out_dir / "so_actuators.xml"
+            write_so_actuators(model, model_config, config.static_optimization, actuators_path)
+            hip_muscles = find_hip_muscles(model, model_config.hip_coordinates)
         result.timings_s["inputs"] = time.perf_counter() - start
         _log.debug("%s: inputs checked (%s)", trial_id, "; ".join(markers.filled_gaps) or "no gaps")
 

@@ -1,0 +1,78 @@
+"""Fixtures for the pipeline tests: a subject, its static trial, and a still-posture trial.
+
+The still trial holds a flexed posture (hip 20°, knee −30°, ankle 10°, trunk 30° forward) so that the hips carry
+real moments, with body weight acting under the centre of mass: the GRFs then agree with the
+motion exactly, which the residual tests rely on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import opensim
+import pytest
+
+from pipeline.config import PipelineConfig
+from pipeline.scale import ScaleResult, scale_subject
+from pipeline.subject import SubjectInfo
+from pipeline.trial import TrialResult, label_trial
+from support.synthetic_pipeline_data import (
+    centre_of_mass_m,
+    marker_positions,
+    model_with_markers,
+    write_still_grf,
+    write_trc,
+)
+
+RATE_HZ = 100.0
+STILL_DURATION_S = 0.4
+STILL_POSE_DEG = {"hip_flexion_r": 20.0, "hip_flexion_l": 20.0, "knee_angle_r": -30.0, "knee_angle_l": -30.0,
+                  "ankle_angle_r": 10.0, "ankle_angle_l": 10.0, "lumbar_extension": -30.0}
+
+
+@dataclass(frozen=True)
+class SubjectFiles:
+    subject: SubjectInfo
+    marker_model_path: Path
+    static_trc_path: Path
+
+
+@dataclass(frozen=True)
+class StillTrial:
+    subject: SubjectInfo
+    scaled: ScaleResult
+    result: TrialResult
+    markers_trc_path: Path
+    grf_path: Path
+
+
+@pytest.fixture(scope="session")
+def subject_files(tmp_path_factory) -> SubjectFiles:
+    folder = tmp_path_factory.mktemp("subject")
+    marker_model = model_with_markers(folder / "model_with_markers.osim")
+    model = opensim.Model(str(marker_model))
+    mass_kg = model.getTotalMass(model.initSystem())
+    names, positions = marker_positions(marker_model, {"pelvis_tilt": np.zeros(int(RATE_HZ))})
+    static = write_trc(folder / "static.trc", names, positions, RATE_HZ, units="mm")
+    return SubjectFiles(SubjectInfo("S01", mass_kg, 1.75), marker_model, static)
+
+
+@pytest.fixture(scope="session")
+def still_trial(subject_files, tmp_path_factory) -> StillTrial:
+    folder = tmp_path_factory.mktemp("still")
+    n_frames = int(round(STILL_DURATION_S * RATE_HZ)) + 1
+    pose_rad = {name: math.radians(value) for name, value in STILL_POSE_DEG.items()}
+    names, positions = marker_positions(subject_files.marker_model_path,
+                                        {name: np.full(n_frames, value) for name, value in pose_rad.items()})
+    markers = write_trc(folder / "still.trc", names, positions, RATE_HZ, units="mm")
+    centre = centre_of_mass_m(subject_files.marker_model_path, pose_rad)
+    grf = write_still_grf(folder / "still_grf.mot", STILL_DURATION_S + 0.1, RATE_HZ,
+                          subject_files.subject.body_weight_n, centre)
+    config = PipelineConfig()
+    scaled = scale_subject(subject_files.subject, subject_files.static_trc_path, folder / "scale", config)
+    result = label_trial(subject_files.subject, scaled.scaled_model_path, markers, grf, folder / "still",
+                         config, "S01/still")
+    return StillTrial(subject_files.subject, scaled, result, markers, grf)

@@ -1,0 +1,112 @@
+"""Small, exactly known inputs that the pipeline tests build for themselves.
+
+Markers come from the generic gait2392 model placed at known coordinates by OpenSim's
+forward kinematics; GRFs of a still posture are body weight acting under the centre of
+mass. Nothing here is a label: the tests compare the pipeline against these known values.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import opensim
+
+import opensim_models
+
+
+def model_with_markers(out_path: Path, scale_factor: float = 1.0) -> Path:
+    """Write gait2392 with its marker set attached (optionally scaled uniformly) to ``out_path``."""
+    model = opensim.Model(str(opensim_models.model_path("gait2392")))
+    markers = opensim.MarkerSet(str(opensim_models.marker_set_path("gait2392")))
+    for index in range(markers.getSize()):
+        model.addMarker(markers.get(index).clone())
+    model.finalizeConnections()
+    state = model.initSystem()
+    if scale_factor != 1.0:
+        scale_set = opensim.ScaleSet()
+        bodies = model.getBodySet()
+        for index in range(bodies.getSize()):
+            scale = opensim.Scale()
+            scale.setSegmentName(bodies.get(index).getName())
+            scale.setScaleFactors(opensim.Vec3(scale_factor))
+            scale.setApply(True)
+            scale_set.cloneAndAppend(scale)
+        model.scale(state, scale_set, True, -1.0)
+    model.printToXML(str(out_path))
+    return out_path
+
+
+def marker_positions(model_path: Path, coordinates: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """Forward kinematics: ``(names, (n_frames, n_markers, 3) positions in m)``.
+
+    ``coordinates`` maps coordinate names to ``(n_frames,)`` values in model units (rad, m);
+    coordinates not given stay at their defaults.
+    """
+    model = opensim.Model(str(model_path))
+    state = model.initSystem()
+    n_frames = len(next(iter(coordinates.values())))
+    markers = model.getMarkerSet()
+    names = [markers.get(i).getName() for i in range(markers.getSize())]
+    positions = np.zeros((n_frames, len(names), 3))
+    for frame in range(n_frames):
+        for name, values in coordinates.items():
+            model.getCoordinateSet().get(name).setValue(state, float(values[frame]), False)
+        model.realizePosition(state)
+        for index in range(len(names)):
+            location = markers.get(index).getLocationInGround(state)
+            positions[frame, index] = [location.get(0), location.get(1), location.get(2)]
+    return names, positions
+
+
+def write_trc(path: Path, names: list[str], positions_m: np.ndarray, rate_hz: float, units: str = "mm") -> Path:
+    """Write a TRC with ``opensim.TRCFileAdapter`` in ``units`` (``mm`` or ``m``)."""
+    factor = {"mm": 1000.0, "m": 1.0}[units]
+    n_frames = positions_m.shape[0]
+    flat_labels = [f"{name}_{axis}" for name in names for axis in (1, 2, 3)]
+    matrix = opensim.Matrix.createFromMat(positions_m.reshape(n_frames, -1) * factor)
+    times = (np.arange(n_frames) / rate_hz).tolist()
+    table = opensim.TimeSeriesTable(opensim.StdVectorDouble(times), matrix, opensim.StdVectorString(flat_labels)).packVec3()
+    for key, value in (("DataRate", f"{rate_hz:g}"), ("CameraRate", f"{rate_hz:g}"), ("NumFrames", str(n_frames)),
+                       ("NumMarkers", str(len(names))), ("Units", units), ("OrigDataRate", f"{rate_hz:g}"),
+                       ("OrigDataStartFrame", "1"), ("OrigNumFrames", str(n_frames))):
+        table.addTableMetaDataString(key, value)
+    opensim.TRCFileAdapter().write(table, str(path))
+    return path
+
+
+def centre_of_mass_m(model_path: Path, coordinates: dict[str, float]) -> np.ndarray:
+    """Whole-body centre of mass ``(3,)`` in m at a still pose (coordinates in rad, m)."""
+    model = opensim.Model(str(model_path))
+    state = model.initSystem()
+    for name, value in coordinates.items():
+        model.getCoordinateSet().get(name).setValue(state, value, False)
+    model.realizePosition(state)
+    com = model.calcMassCenterPosition(state)
+    return np.array([com.get(0), com.get(1), com.get(2)])
+
+
+def write_still_grf(path: Path, duration_s: float, rate_hz: float, body_weight_n: float,
+                    centre_of_pressure_m: np.ndarray, right_share: float = 0.5) -> Path:
+    """Write a GRF ``.mot`` of a still posture: body weight, shared between the feet, at one point."""
+    times = np.arange(int(round(duration_s * rate_hz)) + 1) / rate_hz
+    labels, columns = [], []
+    for prefix, share in (("", right_share), ("1_", 1.0 - right_share)):
+        force = [0.0, body_weight_n * share, 0.0]
+        point = [centre_of_pressure_m[0], 0.0, centre_of_pressure_m[2]]
+        for kind, values in (("ground_force_v", force), ("ground_force_p", point), ("ground_torque_", [0.0] * 3)):
+            for axis, value in zip("xyz", values):
+                labels.append(f"{prefix}{kind}{axis}")
+                columns.append(np.full(len(times), value))
+    table = opensim.TimeSeriesTable(opensim.StdVectorDouble(times.tolist()),
+                                    opensim.Matrix.createFromMat(np.column_stack(columns)),
+                                    opensim.StdVectorString(labels))
+    table.addTableMetaDataString("inDegrees", "no")
+    opensim.STOFileAdapter().write(table, str(path))
+    return path
+
+
+def degrees_to_radians(values_deg: dict[str, float]) -> dict[str, float]:
+    """Convert a name → degrees mapping to radians."""
+    return {name: math.radians(value) for name, value in values_deg.items()}
