@@ -128,7 +128,8 @@ def read_scale_factors(path: Path, model_path: Path) -> dict[str, np.ndarray]:
 
     Only the model's bodies are kept (the file also lists ground and offset frames).
     """
-    bodies = opensim.Model(str(model_path)).getBodySet()
+    model = opensim.Model(str(model_path))  # keep a reference: the body set lives in the model
+    bodies = model.getBodySet()
     body_names = {bodies.get(i).getName() for i in range(bodies.getSize())}
     scale_set = opensim.ScaleSet(str(path))
     factors = {}

@@ -1,0 +1,41 @@
+"""The shipped model, its path API, and the hip muscles found from its geometry."""
+
+from __future__ import annotations
+
+import opensim
+import pytest
+
+import opensim_models
+from pipeline.hip_muscles import find_hip_muscles
+from pipeline.model_config import ModelConfig
+
+
+def test_model_path_points_at_the_shipped_gait2392():
+    assert opensim_models.model_path("gait2392").is_file()
+    assert opensim_models.marker_set_path("gait2392").is_file()
+    assert "gait2392" in opensim_models.available_models()
+
+
+def test_unknown_model_name_lists_the_available_ones():
+    with pytest.raises(KeyError, match="available"):
+        opensim_models.model_path("gait9999")
+
+
+def test_gait2392_has_23_coordinates_92_muscles_and_39_markers():
+    model = opensim.Model(str(opensim_models.model_path("gait2392")))
+    model.initSystem()
+    assert model.getCoordinateSet().getSize() == 23
+    assert model.getMuscles().getSize() == 92
+    assert opensim.MarkerSet(str(opensim_models.marker_set_path("gait2392"))).getSize() == 39
+
+
+def test_hip_muscles_are_found_from_moment_arms():
+    model = opensim.Model(str(opensim_models.model_path("gait2392")))
+    hip_muscles = find_hip_muscles(model, ModelConfig.load("gait2392").hip_coordinates)
+    # Muscles that cross the hip in gait2392 (Delp 1990), and some that do not.
+    for muscle in ("glut_max1_r", "glut_med1_l", "iliacus_r", "psoas_l", "add_mag3_r", "rect_fem_r",
+                   "semimem_l", "bifemlh_r", "sar_l", "tfl_r", "grac_l", "peri_r"):
+        assert muscle in hip_muscles
+    for muscle in ("vas_int_r", "bifemsh_l", "soleus_r", "med_gas_l", "ercspn_r", "tib_ant_r"):
+        assert muscle not in hip_muscles
+    assert len(hip_muscles) == 54

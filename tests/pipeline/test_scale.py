@@ -1,0 +1,39 @@
+"""Scaling recovers known segment scale factors and the subject's mass."""
+
+from __future__ import annotations
+
+import numpy as np
+import opensim
+import pytest
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import InputDataError
+from pipeline.scale import scale_subject
+from pipeline.subject import SubjectInfo
+from support.synthetic_pipeline_data import marker_positions, model_with_markers, write_trc
+
+SCALE_FACTOR_TOLERANCE = 0.02  # 2 %, as the virtual-cohort validation asks
+KNOWN_SCALE = 1.08
+
+
+def test_scale_recovers_known_segment_factors_and_mass(tmp_path):
+    big_model = model_with_markers(tmp_path / "big.osim", scale_factor=KNOWN_SCALE)
+    names, positions = marker_positions(big_model, {"pelvis_tilt": np.zeros(50)})
+    static = write_trc(tmp_path / "static.trc", names, positions, 100.0, units="mm")
+    subject = SubjectInfo("S02", 81.0, 1.89)
+
+    result = scale_subject(subject, static, tmp_path / "scale", PipelineConfig())
+
+    for body in ("pelvis", "femur_r", "femur_l", "tibia_r", "calcn_l", "torso"):
+        np.testing.assert_allclose(result.scale_factors[body], KNOWN_SCALE, rtol=SCALE_FACTOR_TOLERANCE, err_msg=body)
+    scaled = opensim.Model(str(result.scaled_model_path))
+    assert scaled.getTotalMass(scaled.initSystem()) == pytest.approx(81.0, rel=1e-6)
+    assert result.marker_rms_error_m < 0.01
+
+
+def test_static_trial_missing_a_scaling_marker_is_named(subject_files, tmp_path):
+    names, positions = marker_positions(subject_files.marker_model_path, {"pelvis_tilt": np.zeros(10)})
+    keep = [i for i, name in enumerate(names) if name != "L.Knee.Lat"]
+    static = write_trc(tmp_path / "static.trc", [names[i] for i in keep], positions[:, keep], 100.0)
+    with pytest.raises(InputDataError, match=r"static.trc.*L\.Knee\.Lat"):
+        scale_subject(subject_files.subject, static, tmp_path / "scale", PipelineConfig())
