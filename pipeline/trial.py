@@ -55,7 +55,8 @@ class TrialResult:
 
 
 def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path: Path, grf_mot_path: Path,
-                out_dir: Path, config: PipelineConfig, trial_id: str) -> TrialResult:
+                out_dir: Path, config: PipelineConfig, trial_id: str,
+                provenance: dict | None = None) -> TrialResult:
     """Label one walking trial with the subject's scaled model.
 
     Parameters
@@ -70,6 +71,8 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         The trial's own folder; every file of the trial goes there.
     trial_id
         ``subject/trial`` identifier used in messages and the summary.
+    provenance
+        Extra entries recorded under ``provenance`` in ``summary.json`` (e.g. input hashes).
 
     Raises
     ------
@@ -148,9 +151,10 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
     except Gait2HipError as error:
         result.reasons = [f"{stage}: {error}"]
         result.summary_path = _write_summary(result, subject, config, markers_trc_path, grf_mot_path,
-                                             scaled_model_path, failed_stage=stage)
+                                             scaled_model_path, provenance, failed_stage=stage)
         raise
-    result.summary_path = _write_summary(result, subject, config, markers_trc_path, grf_mot_path, scaled_model_path)
+    result.summary_path = _write_summary(result, subject, config, markers_trc_path, grf_mot_path, scaled_model_path,
+                                         provenance)
     return result
 
 
@@ -176,7 +180,8 @@ def _load_checked_model(scaled_model_path: Path, model_config: ModelConfig) -> o
 
 
 def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineConfig, markers_trc_path: Path,
-                   grf_mot_path: Path, scaled_model_path: Path, failed_stage: str | None = None) -> Path:
+                   grf_mot_path: Path, scaled_model_path: Path, provenance: dict | None,
+                   failed_stage: str | None = None) -> Path:
     content = {
         "kind": "gait2hip.trial",
         "trial_id": result.trial_id,
@@ -194,5 +199,6 @@ def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineCo
         "outputs": {"labels": result.labels_path.name if result.labels_path else None},
         "opensim_version": opensim.GetVersion(),
         "config": config.to_dict(),
+        "provenance": provenance or {},
     }
     return write_json_atomically(result.out_dir / SUMMARY_FILE, content)

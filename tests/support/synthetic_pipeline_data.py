@@ -110,3 +110,43 @@ def write_still_grf(path: Path, duration_s: float, rate_hz: float, body_weight_n
 def degrees_to_radians(values_deg: dict[str, float]) -> dict[str, float]:
     """Convert a name → degrees mapping to radians."""
     return {name: math.radians(value) for name, value in values_deg.items()}
+
+
+def write_tiny_cohort(folder: Path, n_subjects: int = 2, trials_per_subject: int = 2,
+                      duration_s: float = 0.2, rate_hz: float = 100.0) -> Path:
+    """Write a tiny cohort in the documented layout: still flexed postures with consistent GRFs.
+
+    Each subject is the generic model at a different mass; each trial holds a slightly
+    different posture. Good enough for exercising the batch engine, quick to label.
+    """
+    import yaml  # local: only the cohort writer needs it
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cohort.yaml").write_text(yaml.safe_dump({"name": "tiny", "synthetic": True, "model": "gait2392",
+                                                         "description": "test cohort of still postures"}))
+    marker_model = model_with_markers(folder / "_model_with_markers.osim")
+    names, static_positions = marker_positions(marker_model, {"pelvis_tilt": np.zeros(30)})
+    n_frames = int(round(duration_s * rate_hz)) + 1
+    for subject_index in range(n_subjects):
+        subject_id = f"S{subject_index + 1:02d}"
+        subject_dir = folder / subject_id
+        (subject_dir / "trials").mkdir(parents=True, exist_ok=True)
+        mass_kg = 70.0 + 5.0 * subject_index
+        (subject_dir / "subject.yaml").write_text(yaml.safe_dump(
+            {"id": subject_id, "mass_kg": mass_kg, "height_m": 1.75, "group": "healthy", "affected_side": None}))
+        write_trc(subject_dir / "static.trc", names, static_positions, rate_hz)
+        for trial_index in range(trials_per_subject):
+            trial_id = f"walk_{trial_index + 1:02d}"
+            trial_dir = subject_dir / "trials" / trial_id
+            trial_dir.mkdir(exist_ok=True)
+            pose = degrees_to_radians({"hip_flexion_r": 15.0 + 5 * trial_index, "hip_flexion_l": 15.0,
+                                       "knee_angle_r": -20.0, "knee_angle_l": -20.0 - 5 * trial_index,
+                                       "lumbar_extension": -20.0})
+            names, positions = marker_positions(marker_model, {k: np.full(n_frames, v) for k, v in pose.items()})
+            write_trc(trial_dir / "markers.trc", names, positions, rate_hz)
+            write_still_grf(trial_dir / "grf.mot", duration_s + 0.05, rate_hz, mass_kg * 9.80665,
+                            centre_of_mass_m(marker_model, pose))
+            (trial_dir / "trial.yaml").write_text(yaml.safe_dump(
+                {"id": trial_id, "cadence_condition": f"cadence_{90 + 20 * trial_index}",
+                 "cadence_steps_per_min": None, "events": {}}))
+    return folder

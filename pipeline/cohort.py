@@ -1,0 +1,127 @@
+"""Discover subjects and trials from a cohort folder (layout: docs/cohort_layout.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config_loading import read_yaml_mapping
+from pipeline.errors import ConfigError, InputDataError
+from pipeline.subject import SubjectInfo
+
+STATIC_TRIAL_FILE = "static.trc"
+SUBJECT_FILE = "subject.yaml"
+COHORT_FILE = "cohort.yaml"
+MARKERS_FILE = "markers.trc"
+GRF_FILE = "grf.mot"
+TRIAL_FILE = "trial.yaml"
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One walking trial of the cohort: where its files are and what it is.
+
+    ``cadence_condition`` is the condition tag (e.g. ``cadence_110``); ``cadence_steps_per_min``
+    the measured cadence when known.
+    """
+
+    subject_id: str
+    trial_id: str
+    markers_path: Path
+    grf_path: Path
+    cadence_condition: str
+    cadence_steps_per_min: float | None
+
+    @property
+    def key(self) -> str:
+        """``subject/trial``, unique within a cohort."""
+        return f"{self.subject_id}/{self.trial_id}"
+
+
+@dataclass(frozen=True)
+class SubjectSpec:
+    """One subject: metadata, static trial, and walking trials (sorted by id)."""
+
+    info: SubjectInfo
+    folder: Path
+    static_trc_path: Path
+    trials: tuple[TrialSpec, ...]
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A cohort folder's content. ``synthetic`` is true for cohorts made by ``gait2hip synth``."""
+
+    name: str
+    folder: Path
+    synthetic: bool
+    model: str
+    subjects: tuple[SubjectSpec, ...]
+
+    @property
+    def trials(self) -> list[TrialSpec]:
+        """Every trial of every subject, in subject then trial order."""
+        return [trial for subject in self.subjects for trial in subject.trials]
+
+
+def discover_cohort(folder: str | Path) -> Cohort:
+    """Read ``cohort.yaml``, every ``<subject>/subject.yaml`` and every ``trials/<trial>/``.
+
+    A subject folder without ``subject.yaml`` is an error (a typo would otherwise drop a
+    subject silently); folders starting with ``.`` or ``_`` are ignored.
+
+    Raises
+    ------
+    InputDataError
+        Missing ``cohort.yaml``, or a subject without metadata or static trial. A trial
+        folder missing its markers or GRF file is not an error here: that trial fails alone
+        when it is labelled, and the batch goes on.
+    """
+    folder = Path(folder).resolve()
+    cohort_file = folder / COHORT_FILE
+    if not cohort_file.is_file():
+        raise InputDataError(cohort_file, "cohort.yaml not found: is this a cohort folder? (see docs/cohort_layout.md)")
+    try:
+        meta = read_yaml_mapping(cohort_file)
+    except ConfigError as error:
+        raise InputDataError(cohort_file, str(error)) from error
+    subjects = []
+    for subject_folder in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        subjects.append(_read_subject(subject_folder))
+    if not subjects:
+        raise InputDataError(folder, "the cohort has no subject folders")
+    return Cohort(name=str(meta.get("name", folder.name)), folder=folder, synthetic=bool(meta.get("synthetic", False)),
+                  model=str(meta.get("model", "gait2392")), subjects=tuple(subjects))
+
+
+def _read_subject(folder: Path) -> SubjectSpec:
+    info = SubjectInfo.from_yaml(folder / SUBJECT_FILE)
+    if info.subject_id != folder.name:
+        raise InputDataError(folder / SUBJECT_FILE, f"id {info.subject_id!r} differs from the folder name {folder.name!r}")
+    static = folder / STATIC_TRIAL_FILE
+    if not static.is_file():
+        raise InputDataError(static, "static trial not found (needed to scale the model)")
+    trials = []
+    trials_folder = folder / "trials"
+    if trials_folder.is_dir():
+        for trial_folder in sorted(p for p in trials_folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+            trials.append(_read_trial(info.subject_id, trial_folder))
+    return SubjectSpec(info=info, folder=folder, static_trc_path=static, trials=tuple(trials))
+
+
+def _read_trial(subject_id: str, folder: Path) -> TrialSpec:
+    meta: dict = {}
+    if (folder / TRIAL_FILE).is_file():
+        try:
+            meta = read_yaml_mapping(folder / TRIAL_FILE)
+        except ConfigError as error:
+            raise InputDataError(folder / TRIAL_FILE, str(error)) from error
+    cadence = meta.get("cadence_steps_per_min")
+    return TrialSpec(
+        subject_id=subject_id,
+        trial_id=folder.name,
+        markers_path=folder / MARKERS_FILE,
+        grf_path=folder / GRF_FILE,
+        cadence_condition=str(meta.get("cadence_condition", "unknown")),
+        cadence_steps_per_min=float(cadence) if cadence is not None else None,
+    )

@@ -1,0 +1,55 @@
+"""The batch manifest: one row per trial with status, error, QC figures, wall times, hashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.atomic import write_atomically
+from pipeline.cohort import Cohort
+
+MANIFEST_PARQUET = "manifest.parquet"
+MANIFEST_CSV = "manifest.csv"
+
+
+def build_manifest(cohort: Cohort, trial_results: dict[str, dict[str, Any]], labels_dir: Path) -> pd.DataFrame:
+    """Return the manifest table (rows in cohort order).
+
+    Columns: ``subject, trial, group, affected_side, body_mass_kg, cadence_condition,
+    cadence_steps_per_min, status, failed_stage, error, skipped, n_frames, input_hash,
+    labels_path``, then ``qc_<figure>`` and ``wall_time_<stage>_s`` columns.
+    """
+    rows = []
+    for subject in cohort.subjects:
+        for trial in subject.trials:
+            result = trial_results.get(trial.key, {})
+            row: dict[str, Any] = {
+                "subject": subject.info.subject_id,
+                "trial": trial.trial_id,
+                "group": subject.info.group,
+                "affected_side": subject.info.affected_side or "",
+                "body_mass_kg": subject.info.mass_kg,
+                "cadence_condition": trial.cadence_condition,
+                "cadence_steps_per_min": trial.cadence_steps_per_min,
+                "status": result.get("status", "failed"),
+                "failed_stage": result.get("failed_stage") or "",
+                "error": result.get("error") or "",
+                "skipped": bool(result.get("skipped", False)),
+                "n_frames": int(result.get("n_frames") or 0),
+                "input_hash": result.get("input_hash", ""),
+                "labels_path": str(Path(result["labels"]).relative_to(labels_dir)) if result.get("labels") else "",
+            }
+            for name, value in (result.get("qc") or {}).items():
+                row[f"qc_{name}"] = value
+            for stage, seconds in (result.get("wall_time_s") or {}).items():
+                row[f"wall_time_{stage}_s"] = seconds
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_manifest(manifest: pd.DataFrame, labels_dir: Path) -> Path:
+    """Write ``manifest.parquet`` and ``manifest.csv`` atomically; return the parquet path."""
+    write_atomically(labels_dir / MANIFEST_CSV, lambda temporary: manifest.to_csv(temporary, index=False))
+    return write_atomically(labels_dir / MANIFEST_PARQUET, lambda temporary: manifest.to_parquet(temporary, index=False))
