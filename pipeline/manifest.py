@@ -19,7 +19,7 @@ def build_manifest(cohort: Cohort, trial_results: dict[str, dict[str, Any]], lab
 
     Columns: ``subject, trial, group, affected_side, body_mass_kg, cadence_condition,
     cadence_steps_per_min, status, failed_stage, error, skipped, n_frames, input_hash,
-    labels_path``, then ``qc_<figure>`` and ``wall_time_<stage>_s`` columns.
+    peak_rss_mb`` (peak memory of the task's process), ``labels_path``, then ``qc_<figure>`` and ``wall_time_<stage>_s`` columns.
     """
     rows = []
     for subject in cohort.subjects:
@@ -39,6 +39,7 @@ def build_manifest(cohort: Cohort, trial_results: dict[str, dict[str, Any]], lab
                 "skipped": bool(result.get("skipped", False)),
                 "n_frames": int(result.get("n_frames") or 0),
                 "input_hash": result.get("input_hash", ""),
+                "peak_rss_mb": float(result.get("peak_rss_mb") or 0.0),
                 "labels_path": str(Path(result["labels"]).relative_to(labels_dir)) if result.get("labels") else "",
             }
             for name, value in (result.get("qc") or {}).items():

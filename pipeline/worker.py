@@ -11,6 +11,7 @@ outputs and exits 0 whenever it could report, failure included.
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import traceback
 from pathlib import Path
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     opensim.Logger.removeFileSink()
     opensim.Logger.setLevelString("warn")
     result = run_request(request)
+    # Linux reports ru_maxrss in KiB: the peak memory of this task's process.
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     write_json_atomically(Path(request["out_dir"]) / RESULT_FILE, result)
     return 0
 

@@ -1,0 +1,55 @@
+"""Batch labelling throughput and parallel efficiency (--jobs 1 vs --jobs 2), and memory.
+
+Labels a cohort twice from scratch, with one and with two parallel tasks, and prints trials
+per minute, the speed-up and the parallel efficiency (speed-up / jobs), then the peak memory
+of each task's process in the order the tasks ran (it must not grow trial after trial: every
+task runs in a fresh process). Never asserts on time.
+
+    .venv/bin/python benchmarks/bench_batch.py COHORT_DIR [--work DIR]
+
+COHORT_DIR defaults to a cohort made by `gait2hip synth --preset demo` when given as
+`demo` and virtual_lab is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.batch import BatchOptions, label_cohort
+from pipeline.config import PipelineConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cohort_dir", type=Path)
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="gait2hip-bench-batch-"))
+    rows = {}
+    for jobs in (1, 2):
+        out = work / f"labels_jobs{jobs}"
+        shutil.rmtree(out, ignore_errors=True)
+        report = label_cohort(args.cohort_dir, out, PipelineConfig(), BatchOptions(jobs=jobs, quiet=True))
+        rows[jobs] = report
+        print(f"--jobs {jobs}: {report.n_trials} trials ({report.n_failed} failed) in {report.wall_time_s:.1f} s = "
+              f"{60.0 * report.n_trials / report.wall_time_s:.2f} trials/min")
+    speed_up = rows[1].wall_time_s / rows[2].wall_time_s
+    print(f"speed-up with 2 jobs: {speed_up:.2f}x; parallel efficiency {100.0 * speed_up / 2:.0f} %")
+    manifest = pd.read_parquet(rows[1].manifest_path)
+    memory = manifest["peak_rss_mb"].to_numpy()
+    print(f"peak memory per trial process (jobs 1, cohort order): first {memory[0]:.0f} MB, last {memory[-1]:.0f} MB, "
+          f"max {memory.max():.0f} MB, min {memory.min():.0f} MB")
+    half = len(memory) // 2
+    if half:
+        print(f"mean over first half {memory[:half].mean():.0f} MB vs second half {memory[half:].mean():.0f} MB")
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
