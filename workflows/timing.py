@@ -1,0 +1,103 @@
+"""Wall time of the full OpenSim path against surrogate inference, on the same trials.
+
+Simulation: every repetition re-runs IK, ID and SO on the trial (scaling is run once per
+subject per repetition and amortised over that subject's trials). Surrogate: latency of one
+gait cycle (batch 1) and throughput of a batch, after a warm-up, on CPU (and CUDA when
+present). Medians and spreads over repetitions; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from pipeline.cohort import Cohort
+from pipeline.config import PipelineConfig
+from pipeline.scale import scale_subject
+from pipeline.trial import label_trial
+
+
+@dataclass(frozen=True)
+class SpreadSummary:
+    """Median and spread (min, max) of repeated measurements, in the unit of the field name."""
+
+    median: float
+    minimum: float
+    maximum: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> "SpreadSummary":
+        return cls(statistics.median(values), min(values), max(values))
+
+
+def time_simulation(cohort: Cohort, trial_keys: list[str], config: PipelineConfig, repetitions: int,
+                    progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Re-run the OpenSim path on the given trials; return one row per trial and repetition.
+
+    Columns: ``subject, trial, repetition, n_frames, scale_amortised_s, ik_s, id_s, so_s, total_s``.
+    The work happens in a temporary folder that is removed afterwards.
+    """
+    rows = []
+    wanted = set(trial_keys)
+    with tempfile.TemporaryDirectory(prefix="gait2hip-timing-") as folder:
+        work = Path(folder)
+        for repetition in range(repetitions):
+            for subject in cohort.subjects:
+                trials = [t for t in subject.trials if t.key in wanted]
+                if not trials:
+                    continue
+                scaled = scale_subject(subject.info, subject.static_trc_path, work / f"r{repetition}" / subject.info.subject_id / "scale", config)
+                for trial in trials:
+                    if progress:
+                        progress(f"repetition {repetition + 1}/{repetitions}: {trial.key}")
+                    result = label_trial(subject.info, scaled.scaled_model_path, trial.markers_path, trial.grf_path,
+                                         work / f"r{repetition}" / trial.key, config, trial.key)
+                    scale_share = scaled.wall_time_s / len(trials)
+                    stage_times = {stage: result.timings_s.get(stage, 0.0) for stage in ("ik", "id", "so")}
+                    rows.append({"subject": subject.info.subject_id, "trial": trial.trial_id, "repetition": repetition,
+                                 "n_frames": result.n_frames, "scale_amortised_s": scale_share,
+                                 **{f"{stage}_s": seconds for stage, seconds in stage_times.items()},
+                                 "total_s": scale_share + sum(stage_times.values())})
+    return pd.DataFrame(rows)
+
+
+def time_inference(model: torch.nn.Module, n_inputs: int, *, sequence_length: int = 101, batch_size: int = 64,
+                   repetitions: int = 20, warm_up: int = 3, device: str = "cpu") -> dict[str, SpreadSummary]:
+    """Latency of one sequence (batch 1) and throughput of ``batch_size`` sequences.
+
+    Returns ``{"latency_s": ..., "batch_s": ..., "throughput_sequences_per_s": ...}`` where the
+    throughput summary is derived from the batch times (median of sequences/s).
+    """
+    model = model.to(device).eval()
+    one = torch.zeros(1, sequence_length, n_inputs, device=device)
+    batch = torch.zeros(batch_size, sequence_length, n_inputs, device=device)
+
+    def measure(inputs: torch.Tensor) -> list[float]:
+        with torch.inference_mode():
+            for _ in range(warm_up):
+                model(inputs)
+            _synchronise(device)
+            times = []
+            for _ in range(repetitions):
+                start = time.perf_counter()
+                model(inputs)
+                _synchronise(device)
+                times.append(time.perf_counter() - start)
+        return times
+
+    latency = measure(one)
+    batch_times = measure(batch)
+    return {"latency_s": SpreadSummary.of(latency), "batch_s": SpreadSummary.of(batch_times),
+            "throughput_sequences_per_s": SpreadSummary.of([batch_size / t for t in batch_times])}
+
+
+def _synchronise(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
