@@ -82,44 +82,61 @@ def read_trc(path: str | Path) -> MarkerTrajectories:
     )
 
 
-def check_and_fill(markers: MarkerTrajectories, required: list[str], max_gap_fill_s: float) -> MarkerTrajectories:
-    """Check that ``required`` markers are present and fill their short gaps.
+def check_and_fill(markers: MarkerTrajectories, required: list[str], max_gap_fill_s: float,
+                   optional: list[str] | tuple[str, ...] = ()) -> MarkerTrajectories:
+    """Check the ``required`` markers, keep the usable ``optional`` ones, fill short gaps.
 
     Gaps (NaN runs) inside the trial no longer than ``max_gap_fill_s`` are filled by a cubic
-    spline through the valid frames; longer gaps, and gaps touching the first or last frame,
-    are errors naming the marker and the time range.
+    spline through the valid frames. In a required marker, a longer gap or a gap touching the
+    first or last frame is an error naming the marker and the time range; an optional marker
+    that is absent or has such a gap is left out, and a note says so.
 
     Returns
     -------
     MarkerTrajectories
-        Only the ``required`` markers, gap-free, in ``required`` order.
+        The required markers then the kept optional ones, gap-free; ``filled_gaps`` lists
+        every fill and every optional marker left out.
     """
     missing = [name for name in required if name not in markers.marker_names]
     if missing:
         raise InputDataError(markers.source_path, f"model marker(s) absent from the TRC: {', '.join(missing)}")
-    columns = [markers.marker_names.index(name) for name in required]
-    positions = markers.positions_m[:, columns, :].copy()
+    notes = [f"{name}: absent, not used" for name in optional
+             if name not in required and name not in markers.marker_names]
+    wanted = list(required) + [n for n in optional if n not in required and n in markers.marker_names]
     times = markers.times_s
-    notes = []
-    for marker_index, name in enumerate(required):
-        missing_frames = np.isnan(positions[:, marker_index, :]).any(axis=1)
-        if not missing_frames.any():
-            continue
-        for start, stop in _runs(missing_frames):
-            gap_s = (stop - start) / markers.rate_hz
-            span = f"{times[start]:.3f}-{times[stop - 1]:.3f} s"
-            if start == 0 or stop == len(times):
-                raise InputDataError(markers.source_path, f"marker {name} is missing at the trial's edge ({span}); trim the trial")
-            if gap_s > max_gap_fill_s:
-                raise InputDataError(
-                    markers.source_path,
-                    f"marker {name} has a {gap_s:.3f} s gap ({span}), longer than the {max_gap_fill_s} s that may be filled",
-                )
-            notes.append(f"{name}: filled {stop - start} frame(s) at {span}")
-        valid = ~missing_frames
-        spline = CubicSpline(times[valid], positions[valid, marker_index, :], axis=0)
-        positions[missing_frames, marker_index, :] = spline(times[missing_frames])
-    return MarkerTrajectories(times, positions, tuple(required), markers.rate_hz, markers.source_path, tuple(notes))
+    kept_names, kept_positions = [], []
+    for name in wanted:
+        trajectory = markers.positions_m[:, markers.marker_names.index(name), :].copy()
+        try:
+            kept_positions.append(_fill_gaps(trajectory, name, times, markers.rate_hz, max_gap_fill_s,
+                                             markers.source_path, notes))
+            kept_names.append(name)
+        except InputDataError as error:
+            if name in required:
+                raise
+            notes.append(f"{name}: not used ({error.problem})")
+    positions = np.stack(kept_positions, axis=1)
+    return MarkerTrajectories(times, positions, tuple(kept_names), markers.rate_hz, markers.source_path, tuple(notes))
+
+
+def _fill_gaps(trajectory: np.ndarray, name: str, times: np.ndarray, rate_hz: float, max_gap_fill_s: float,
+               source: Path, notes: list[str]) -> np.ndarray:
+    """Fill the short NaN runs of one ``(n_frames, 3)`` trajectory in place; raise for long ones."""
+    missing_frames = np.isnan(trajectory).any(axis=1)
+    if not missing_frames.any():
+        return trajectory
+    for start, stop in _runs(missing_frames):
+        gap_s = (stop - start) / rate_hz
+        span = f"{times[start]:.3f}-{times[stop - 1]:.3f} s"
+        if start == 0 or stop == len(times):
+            raise InputDataError(source, f"marker {name} is missing at the trial's edge ({span}); trim the trial")
+        if gap_s > max_gap_fill_s:
+            raise InputDataError(
+                source, f"marker {name} has a {gap_s:.3f} s gap ({span}), longer than the {max_gap_fill_s} s that may be filled")
+        notes.append(f"{name}: filled {stop - start} frame(s) at {span}")
+    valid = ~missing_frames
+    trajectory[missing_frames] = CubicSpline(times[valid], trajectory[valid], axis=0)(times[missing_frames])
+    return trajectory
 
 
 def write_trc_m(markers: MarkerTrajectories, path: Path) -> Path:
@@ -127,8 +144,8 @@ def write_trc_m(markers: MarkerTrajectories, path: Path) -> Path:
     n_frames, n_markers, _ = markers.positions_m.shape
     flat_labels = [f"{name}_{axis}" for name in markers.marker_names for axis in (1, 2, 3)]
     matrix = opensim.Matrix.createFromMat(markers.positions_m.reshape(n_frames, n_markers * 3))
-    flat = opensim.TimeSeriesTable(opensim.StdVectorDouble(markers.times_s.tolist()), matrix,
-                                   opensim.StdVectorString(flat_labels))
+    flat = opensim.TimeSeriesTable(markers.times_s.tolist(), matrix,
+                                   flat_labels)
     table = flat.packVec3()
     for key, value in (("DataRate", f"{markers.rate_hz:g}"), ("CameraRate", f"{markers.rate_hz:g}"),
                        ("NumFrames", str(n_frames)), ("NumMarkers", str(n_markers)), ("Units", "m"),

@@ -54,6 +54,7 @@ class ModelConfig:
     scale_measurements: tuple[ScaleMeasurement, ...]
     static_pose_coordinates: dict[str, float]
     marker_weights: dict[str, MarkerWeight]
+    required_markers: dict[str, tuple[str, ...]]
 
     @property
     def pelvis_coordinates(self) -> tuple[str, ...]:
@@ -64,6 +65,10 @@ class ModelConfig:
         """Marker name → weight for ``trial_kind`` ``"static"`` or ``"dynamic"`` (weight > 0 only)."""
         weights = {name: getattr(w, trial_kind) for name, w in self.marker_weights.items()}
         return {name: weight for name, weight in weights.items() if weight > 0}
+
+    def markers_required(self, trial_kind: str) -> list[str]:
+        """Markers a ``"static"`` or ``"dynamic"`` trial must contain (the others are optional)."""
+        return list(self.required_markers.get(trial_kind, ()))
 
     @classmethod
     def load(cls, model: str) -> "ModelConfig":
@@ -96,6 +101,7 @@ class ModelConfig:
                     name: MarkerWeight(float(w["static"]), float(w["dynamic"]))
                     for name, w in raw["marker_weights"].items()
                 },
+                required_markers={kind: tuple(names) for kind, names in (raw.get("required_markers") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"{yaml_path}: missing or malformed entry ({error!r})") from error

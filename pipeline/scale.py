@@ -20,7 +20,7 @@ from pipeline.config import PipelineConfig
 from pipeline.errors import InputDataError, OpenSimToolError
 from pipeline.inverse_kinematics import run_inverse_kinematics
 from pipeline.markers import check_and_fill, read_trc, write_trc_m
-from pipeline.model_config import ModelConfig
+from pipeline.model_config import ModelConfig, ScaleMeasurement
 from pipeline.opensim_log import opensim_output_to
 from pipeline.subject import SubjectInfo
 
@@ -74,9 +74,9 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     model_config = ModelConfig.load(config.model)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    static_weights = model_config.markers_used("static")
     with opensim_output_to(out_dir / "logs", "inputs"):
-        markers = check_and_fill(read_trc(static_trc_path), list(static_weights), config.markers.max_gap_fill_s)
+        markers = check_and_fill(read_trc(static_trc_path), model_config.markers_required("static"),
+                                 config.markers.max_gap_fill_s, optional=list(model_config.markers_used("static")))
         static_markers_path = write_trc_m(markers, out_dir / "static_markers.trc")
     time_range = config.scale.static_time_range_s or (float(markers.times_s[0]), float(markers.times_s[-1]))
     if time_range[0] < markers.times_s[0] - 1e-6 or time_range[1] > markers.times_s[-1] + 1e-6:
@@ -90,7 +90,10 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     for stale in (unplaced_path, scaled_path, factors_path):
         stale.unlink(missing_ok=True)
 
-    tool = _build_scale_tool(subject, model_config, config, static_markers_path, time_range,
+    static_weights = {name: weight for name, weight in model_config.markers_used("static").items()
+                      if name in markers.marker_names}
+    measurements = _measurements_with_markers(model_config, set(markers.marker_names), static_trc_path)
+    tool = _build_scale_tool(subject, model_config, measurements, static_weights, config, static_markers_path, time_range,
                              unplaced_path, scaled_path, factors_path, relative_to=out_dir)
     tool.printToXML(str(setup_path))
     trial_id = f"{subject.subject_id}/static"
@@ -103,7 +106,7 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
         raise OpenSimToolError(trial_id, "scale", "ScaleTool wrote no scaled model", log_path)
 
     # Best practice judges scaling by the bony landmarks: the markers of the measurements.
-    landmarks = {name for m in model_config.scale_measurements for pair in m.marker_pairs for name in pair}
+    landmarks = {name for m in measurements for pair in m.marker_pairs for name in pair}
     fit = run_inverse_kinematics(
         model_path=unplaced_path, markers_trc_path=static_markers_path, out_dir=out_dir / "static_fit",
         marker_weights={name: w for name, w in static_weights.items() if name in landmarks}, accuracy=config.inverse_kinematics.accuracy,
@@ -142,7 +145,25 @@ def read_scale_factors(path: Path, model_path: Path) -> dict[str, np.ndarray]:
     return factors
 
 
-def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, config: PipelineConfig,
+def _measurements_with_markers(model_config: ModelConfig, present: set[str],
+                               static_trc_path: Path) -> list[ScaleMeasurement]:
+    """The model's measurements restricted to marker pairs the static trial has.
+
+    Raises InputDataError when a measurement is left with no pair: its bodies cannot be scaled.
+    """
+    usable = []
+    for measurement in model_config.scale_measurements:
+        pairs = tuple(pair for pair in measurement.marker_pairs if set(pair) <= present)
+        if not pairs:
+            wanted = " or ".join("–".join(pair) for pair in measurement.marker_pairs)
+            raise InputDataError(static_trc_path, f"cannot scale {measurement.name} ({', '.join(measurement.bodies)}): "
+                                                  f"the static trial lacks the marker pair {wanted}")
+        usable.append(ScaleMeasurement(measurement.name, pairs, measurement.bodies))
+    return usable
+
+
+def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, measurements: list[ScaleMeasurement],
+                      static_weights: dict[str, float], config: PipelineConfig,
                       static_markers_path: Path, time_range: tuple[float, float],
                       unplaced_path: Path, scaled_path: Path, factors_path: Path,
                       relative_to: Path) -> opensim.ScaleTool:
@@ -172,7 +193,7 @@ def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, config: P
     scaler.setPreserveMassDist(config.scale.preserve_mass_distribution)
     scaler.setOutputModelFileName(rel(unplaced_path))
     scaler.setOutputScaleFileName(rel(factors_path))
-    for measurement_config in model_config.scale_measurements:
+    for measurement_config in measurements:
         measurement = opensim.Measurement()
         measurement.setName(measurement_config.name)
         measurement.setApply(True)
@@ -195,7 +216,7 @@ def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, config: P
     placer.setOutputModelFileName(rel(scaled_path))
     placer.setMoveModelMarkers(True)
     task_set = placer.getIKTaskSet()
-    for name, weight in model_config.markers_used("static").items():
+    for name, weight in static_weights.items():
         task = opensim.IKMarkerTask()
         task.setName(name)
         task.setWeight(weight)

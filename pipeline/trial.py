@@ -47,6 +47,7 @@ class TrialResult:
     qc: dict[str, float] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     n_frames: int = 0
+    marker_notes: list[str] = field(default_factory=list)
     labels_path: Path | None = None
     summary_path: Path | None = None
     ik_coordinates_path: Path | None = None
@@ -90,8 +91,11 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         model_config = ModelConfig.load(config.model)
         with opensim_output_to(out_dir / "logs", "inputs"):
             model = _load_checked_model(scaled_model_path, model_config)
-            markers = check_and_fill(read_trc(markers_trc_path), list(model_config.markers_used("dynamic")),
-                                     config.markers.max_gap_fill_s)
+            markers = check_and_fill(read_trc(markers_trc_path), model_config.markers_required("dynamic"),
+                                     config.markers.max_gap_fill_s, optional=list(model_config.markers_used("dynamic")))
+            ik_weights = {name: weight for name, weight in model_config.markers_used("dynamic").items()
+                          if name in markers.marker_names}
+            result.marker_notes = list(markers.filled_gaps)
             time_range = (float(markers.times_s[0]), float(markers.times_s[-1]))
             ground_reactions = read_grf(grf_mot_path, config.grf, time_range)
             clean_markers_path = write_trc_m(markers, out_dir / "markers_clean.trc")
@@ -105,7 +109,7 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
 
         stage = "ik"
         ik = run_inverse_kinematics(model_path=scaled_model_path, markers_trc_path=clean_markers_path,
-                                    out_dir=out_dir / "ik", marker_weights=model_config.markers_used("dynamic"),
+                                    out_dir=out_dir / "ik", marker_weights=ik_weights,
                                     accuracy=config.inverse_kinematics.accuracy, time_range_s=time_range,
                                     trial_id=trial_id, log_dir=out_dir / "logs")
         result.timings_s["ik"] = ik.wall_time_s
@@ -194,6 +198,7 @@ def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineCo
                    "scaled_model": str(Path(scaled_model_path).resolve())},
         "stages_run": list(result.timings_s),
         "n_frames": result.n_frames,
+        "marker_notes": result.marker_notes,
         "qc": result.qc,
         "wall_time_s": result.timings_s,
         "outputs": {"labels": result.labels_path.name if result.labels_path else None},

@@ -132,6 +132,17 @@ def test_a_failed_rerun_removes_the_previous_labels(still_trial, tmp_path):
     assert not (tmp_path / "trial" / LABELS_FILE).exists()
 
 
+def test_optional_marker_with_a_long_gap_is_left_out_with_a_note(moving_markers, tmp_path):
+    names, positions = moving_markers
+    holed = positions.copy()
+    holed[10:40, names.index("R.Thigh.Front"), :] = np.nan
+    markers = read_trc(write_trc(tmp_path / "optional_gap.trc", names, holed, RATE_HZ))
+    kept = check_and_fill(markers, ["R.ASIS"], max_gap_fill_s=0.1, optional=["R.Thigh.Front", "R.Heel", "X.Absent"])
+    assert kept.marker_names == ("R.ASIS", "R.Heel")
+    assert any(note.startswith("R.Thigh.Front: not used") for note in kept.filled_gaps)
+    assert "X.Absent: absent, not used" in kept.filled_gaps
+
+
 def test_marker_gap_limit_comes_from_the_config():
     assert MarkerConfig().max_gap_fill_s == 0.1
     with pytest.raises(ValueError, match="max_gap_fill_s"):

@@ -31,9 +31,28 @@ def test_scale_recovers_known_segment_factors_and_mass(tmp_path):
     assert result.marker_rms_error_m < 0.01
 
 
-def test_static_trial_missing_a_scaling_marker_is_named(subject_files, tmp_path):
+def test_static_trial_missing_a_required_marker_is_named(subject_files, tmp_path):
     names, positions = marker_positions(subject_files.marker_model_path, {"pelvis_tilt": np.zeros(10)})
-    keep = [i for i, name in enumerate(names) if name != "L.Knee.Lat"]
+    keep = [i for i, name in enumerate(names) if name != "V.Sacral"]
     static = write_trc(tmp_path / "static.trc", [names[i] for i in keep], positions[:, keep], 100.0)
-    with pytest.raises(InputDataError, match=r"static.trc.*L\.Knee\.Lat"):
+    with pytest.raises(InputDataError, match=r"static.trc.*absent from the TRC: V\.Sacral"):
         scale_subject(subject_files.subject, static, tmp_path / "scale", PipelineConfig())
+
+
+def test_a_measurement_with_no_marker_pair_left_is_named(subject_files, tmp_path):
+    names, positions = marker_positions(subject_files.marker_model_path, {"pelvis_tilt": np.zeros(10)})
+    keep = [i for i, name in enumerate(names) if name not in ("R.Knee.Lat", "L.Knee.Lat")]
+    static = write_trc(tmp_path / "static.trc", [names[i] for i in keep], positions[:, keep], 100.0)
+    with pytest.raises(InputDataError, match=r"cannot scale thigh .*R\.ASIS–R\.Knee\.Lat"):
+        scale_subject(subject_files.subject, static, tmp_path / "scale", PipelineConfig())
+
+
+def test_protocol_without_cluster_markers_still_labels(subject_files, still_trial, tmp_path):
+    """A lab protocol that lacks the optional markers (e.g. thigh/shank clusters, toe tips)."""
+    dropped = {"R.Thigh.Upper", "R.Thigh.Front", "L.Thigh.Upper", "L.Thigh.Front", "R.Shank.Upper",
+               "R.Shank.Front", "L.Shank.Upper", "L.Shank.Front", "R.Toe.Tip", "L.Toe.Tip", "Sternum"}
+    names, positions = marker_positions(subject_files.marker_model_path, {"pelvis_tilt": np.zeros(10)})
+    keep = [i for i, name in enumerate(names) if name not in dropped]
+    static = write_trc(tmp_path / "static.trc", [names[i] for i in keep], positions[:, keep], 100.0)
+    result = scale_subject(subject_files.subject, static, tmp_path / "scale", PipelineConfig())
+    np.testing.assert_allclose(result.scale_factors["calcn_r"], 1.0, rtol=SCALE_FACTOR_TOLERANCE)

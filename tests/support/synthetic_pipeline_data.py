@@ -67,7 +67,7 @@ def write_trc(path: Path, names: list[str], positions_m: np.ndarray, rate_hz: fl
     flat_labels = [f"{name}_{axis}" for name in names for axis in (1, 2, 3)]
     matrix = opensim.Matrix.createFromMat(positions_m.reshape(n_frames, -1) * factor)
     times = (np.arange(n_frames) / rate_hz).tolist()
-    table = opensim.TimeSeriesTable(opensim.StdVectorDouble(times), matrix, opensim.StdVectorString(flat_labels)).packVec3()
+    table = opensim.TimeSeriesTable(times, matrix, flat_labels).packVec3()
     for key, value in (("DataRate", f"{rate_hz:g}"), ("CameraRate", f"{rate_hz:g}"), ("NumFrames", str(n_frames)),
                        ("NumMarkers", str(len(names))), ("Units", units), ("OrigDataRate", f"{rate_hz:g}"),
                        ("OrigDataStartFrame", "1"), ("OrigNumFrames", str(n_frames))):
@@ -99,9 +99,9 @@ def write_still_grf(path: Path, duration_s: float, rate_hz: float, body_weight_n
             for axis, value in zip("xyz", values):
                 labels.append(f"{prefix}{kind}{axis}")
                 columns.append(np.full(len(times), value))
-    table = opensim.TimeSeriesTable(opensim.StdVectorDouble(times.tolist()),
+    table = opensim.TimeSeriesTable(times.tolist(),
                                     opensim.Matrix.createFromMat(np.column_stack(columns)),
-                                    opensim.StdVectorString(labels))
+                                    labels)
     table.addTableMetaDataString("inDegrees", "no")
     opensim.STOFileAdapter().write(table, str(path))
     return path
