@@ -114,7 +114,8 @@ class QCThresholds:
     Defaults follow OpenSim's published best practice: marker errors RMS < 2 cm and max
     < 2–4 cm (IK); peak residual force < 5 % of the peak external force (Hicks et al. 2015),
     here expressed in % body weight; peak residual moments < 75 Nm; peak reserve torque < 10 %
-    of the peak joint moment of that coordinate.
+    of the peak joint moment of that coordinate. Residual and reserve peaks ignore the first
+    and last ``edge_exclusion_s`` (s), where the 6 Hz filter's padding distorts accelerations.
     """
 
     marker_rms_error_warn_m: float = 0.02
@@ -128,6 +129,7 @@ class QCThresholds:
     reserve_torque_warn_pct_peak_moment: float = 10.0
     reserve_torque_fail_pct_peak_moment: float = 25.0
     so_failed_frames_fail_fraction: float = 0.1
+    edge_exclusion_s: float = 0.15
 
 
 @dataclass(frozen=True)

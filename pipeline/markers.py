@@ -152,7 +152,26 @@ def write_trc_m(markers: MarkerTrajectories, path: Path) -> Path:
                        ("OrigDataRate", f"{markers.rate_hz:g}"), ("OrigDataStartFrame", "1"),
                        ("OrigNumFrames", str(n_frames))):
         table.addTableMetaDataString(key, value)
-    return write_atomically(path, lambda temporary: opensim.TRCFileAdapter().write(table, str(temporary)))
+    return write_trc_table(table, path)
+
+
+def write_trc_table(table: opensim.TimeSeriesTableVec3, path: Path) -> Path:
+    """Write a marker table with ``opensim.TRCFileAdapter``, atomically.
+
+    The adapter records the path it wrote to in the header's first line; that line is set to
+    the final file name, so the header never names the temporary file (and the same data give
+    the same bytes wherever they are written).
+    """
+    path = Path(path)
+
+    def write(temporary: Path) -> None:
+        opensim.TRCFileAdapter().write(table, str(temporary))
+        lines = temporary.read_text().split("\n")
+        fields = lines[0].split("\t")
+        lines[0] = "\t".join(fields[:3] + [path.name])
+        temporary.write_text("\n".join(lines))
+
+    return write_atomically(path, write)
 
 
 def _uniform_frame_times(times_s: np.ndarray, rate_hz: float, path: Path) -> np.ndarray:

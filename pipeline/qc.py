@@ -41,7 +41,13 @@ def compute_qc(*, marker_rms_error_m: float, marker_max_error_m: float, inverse_
         ID generalized forces (``<coordinate>_moment`` in Nm, ``<coordinate>_force`` in N).
     so_forces
         SO actuator forces, including ``reserve_<coordinate>`` columns (Nm).
+
+    Frames within ``thresholds.edge_exclusion_s`` of the trial's start and end are left out
+    of the residual and reserve figures: the tools low-pass filter padded coordinates, and
+    the accelerations at the padded ends are artefacts of the padding, not of the data.
     """
+    inverse_dynamics = _interior(inverse_dynamics, thresholds.edge_exclusion_s)
+    so_forces = _interior(so_forces, thresholds.edge_exclusion_s)
     translations = inverse_dynamics[[f"{c}_force" for c in model_config.pelvis_translations]].to_numpy()
     rotations = inverse_dynamics[[f"{c}_moment" for c in model_config.pelvis_rotations]].to_numpy()
     peak_residual_force_n = float(np.max(np.linalg.norm(translations, axis=1)))
@@ -69,6 +75,13 @@ def compute_qc(*, marker_rms_error_m: float, marker_max_error_m: float, inverse_
     }
     status, reasons = _judge(figures, thresholds)
     return QCReport(figures, status, tuple(reasons))
+
+
+def _interior(table: pd.DataFrame, edge_s: float) -> pd.DataFrame:
+    """Rows at least ``edge_s`` from both ends (all rows when the trial is too short for that)."""
+    times = table["time"].to_numpy()
+    inside = (times >= times[0] + edge_s) & (times <= times[-1] - edge_s)
+    return table[inside] if inside.sum() >= 2 else table
 
 
 def _judge(figures: dict[str, float], limits: QCThresholds) -> tuple[str, list[str]]:

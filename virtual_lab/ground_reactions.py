@@ -1,0 +1,112 @@
+"""Ground reaction forces consistent with the motion, from whole-body dynamics.
+
+The total external wrench follows from Newton–Euler for the whole body: with L and H the
+linear and angular momentum about the ground origin (OpenSim's
+``calcSystemMomentumAboutGroundOrigin``) and M the body mass,
+
+    F_ext = dL/dt − M g,        M_ext = dH/dt − r_com × M g.
+
+It is shared between the feet by contact phase: all of it on the single-support foot, a
+smooth (cosine) transfer from the trailing to the leading foot in double support. The centre
+of pressure of the total wrench on the floor (y = 0) follows from M_ext; in double support
+each foot's COP is placed so that the load-weighted mean is that point, then each COP is
+kept inside its foot (heel to toe, ±4 cm across). The free moment about the vertical carries
+the rest of the vertical moment. Whatever clamping removes shows up as a residual moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import opensim
+from scipy.interpolate import CubicSpline
+
+from virtual_lab.kinematics import right_foot_share
+
+STANDARD_GRAVITY_M_PER_S2 = 9.80665
+FOOT_HALF_WIDTH_M = 0.04
+
+
+@dataclass(frozen=True)
+class GroundReactionForces:
+    """Per-foot GRF on ``times_s``: force (N), centre of pressure (m), free moment (Nm), ground frame."""
+
+    times_s: np.ndarray
+    force_n: dict[str, np.ndarray]            # side → (n, 3)
+    centre_of_pressure_m: dict[str, np.ndarray]  # side → (n, 3), y = 0
+    free_moment_nm: dict[str, np.ndarray]     # side → (n, 3), only y non-zero
+    clamped_moment_nm: float                  # largest moment lost to keeping the COP in the foot
+
+
+def total_external_wrench(model: opensim.Model, times_s: np.ndarray,
+                          coordinates: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(force (n, 3) N, moment about ground origin (n, 3) Nm)`` the ground must supply."""
+    state = model.initSystem()
+    coordinate_set = model.getCoordinateSet()
+    speeds = {name: CubicSpline(times_s, values).derivative()(times_s) for name, values in coordinates.items()}
+    matter = model.getMatterSubsystem()
+    n_frames = len(times_s)
+    linear, angular, com = np.zeros((n_frames, 3)), np.zeros((n_frames, 3)), np.zeros((n_frames, 3))
+    for frame in range(n_frames):
+        for name, values in coordinates.items():
+            coordinate = coordinate_set.get(name)
+            coordinate.setValue(state, float(values[frame]), False)
+            coordinate.setSpeedValue(state, float(speeds[name][frame]))
+        model.realizeVelocity(state)
+        momentum = matter.calcSystemMomentumAboutGroundOrigin(state)
+        angular[frame] = [momentum.get(0).get(i) for i in range(3)]
+        linear[frame] = [momentum.get(1).get(i) for i in range(3)]
+        position = model.calcMassCenterPosition(state)
+        com[frame] = [position.get(i) for i in range(3)]
+    mass = model.getTotalMass(state)
+    gravity = np.array([0.0, -STANDARD_GRAVITY_M_PER_S2, 0.0])
+    force = CubicSpline(times_s, linear).derivative()(times_s) - mass * gravity
+    moment = CubicSpline(times_s, angular).derivative()(times_s) - np.cross(com, mass * gravity)
+    return force, moment
+
+
+def share_between_feet(times_s: np.ndarray, force: np.ndarray, moment: np.ndarray, stride_time_s: float,
+                       stance_fraction: dict[str, float], foot_points: dict[str, tuple[np.ndarray, np.ndarray]],
+                       keep_cop_in_foot: bool = True) -> GroundReactionForces:
+    """Split the total wrench between the feet by contact phase.
+
+    ``foot_points[side] = (heel (n, 3), toe (n, 3))`` ground positions that bound the COP when
+    ``keep_cop_in_foot``; otherwise each COP is where the dynamics put it, so the GRFs explain
+    the motion exactly, even where the COP leaves the foot.
+    """
+    share_r = right_foot_share(times_s, stride_time_s, stance_fraction)
+    shares = {"r": share_r, "l": 1.0 - share_r}
+    vertical = np.where(np.abs(force[:, 1]) > 1e-6, force[:, 1], 1e-6)
+    centre = np.column_stack([moment[:, 2] / vertical, np.zeros(len(times_s)), -moment[:, 0] / vertical])
+    foot_centre = {side: 0.5 * (heel + toe) for side, (heel, toe) in foot_points.items()}
+    offset = foot_centre["r"] - foot_centre["l"]
+    offset[:, 1] = 0.0
+    targets = {"r": centre + (1.0 - share_r)[:, None] * offset, "l": centre - share_r[:, None] * offset}
+    forces, pressures, free, lost = {}, {}, {}, np.zeros(len(times_s))
+    for side in "rl":
+        forces[side] = shares[side][:, None] * force
+        pressures[side] = _clamp_to_foot(targets[side], *foot_points[side]) if keep_cop_in_foot else targets[side]
+        lost = np.maximum(lost, shares[side] * np.linalg.norm((pressures[side] - targets[side])[:, [0, 2]], axis=1)
+                          * np.abs(force[:, 1]))
+    moment_from_forces = sum(np.cross(pressures[side], forces[side]) for side in "rl")
+    free_total = moment[:, 1] - moment_from_forces[:, 1]
+    for side in "rl":
+        free[side] = np.zeros((len(times_s), 3))
+        free[side][:, 1] = shares[side] * free_total
+    return GroundReactionForces(times_s, forces, pressures, free, float(lost.max()))
+
+
+def _clamp_to_foot(points: np.ndarray, heel: np.ndarray, toe: np.ndarray) -> np.ndarray:
+    """Project each point onto the foot's floor rectangle (heel–toe segment, ±4 cm across)."""
+    axis = toe - heel
+    axis[:, 1] = 0.0
+    length = np.linalg.norm(axis, axis=1, keepdims=True)
+    along_unit = axis / np.maximum(length, 1e-9)
+    across_unit = np.column_stack([-along_unit[:, 2], np.zeros(len(points)), along_unit[:, 0]])
+    base = heel.copy()
+    base[:, 1] = 0.0
+    relative = points - base
+    along = np.clip(np.sum(relative * along_unit, axis=1), 0.0, length[:, 0])
+    across = np.clip(np.sum(relative * across_unit, axis=1), -FOOT_HALF_WIDTH_M, FOOT_HALF_WIDTH_M)
+    return base + along[:, None] * along_unit + across[:, None] * across_unit

@@ -1,0 +1,61 @@
+"""Cohort presets (``workflows/presets/*.yaml``) as typed dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config_loading import build_dataclass, dataclass_to_dict, read_yaml_mapping
+from pipeline.errors import ConfigError
+from virtual_lab.trial import TrialSettings
+
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "workflows" / "presets"
+GROUPS = ("healthy", "antalgic-hip")
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One group of the cohort: how many subjects, which cadences (steps/min), trials per cadence.
+
+    An empty ``cadences_steps_per_min`` means one self-selected cadence per subject.
+    """
+
+    group: str = "healthy"
+    subjects: int = 8
+    cadences_steps_per_min: tuple[float, ...] = (90.0, 110.0, 130.0)
+    trials_per_cadence: int = 1
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUPS:
+            raise ValueError(f"group must be one of {GROUPS}, got {self.group!r}")
+        if self.subjects < 1 or self.trials_per_cadence < 1:
+            raise ValueError("subjects and trials_per_cadence must be at least 1")
+
+
+@dataclass(frozen=True)
+class CohortPreset:
+    """A whole synthetic cohort: groups, recording settings, seed, model."""
+
+    name: str = "demo"
+    description: str = ""
+    seed: int = 0
+    model: str = "gait2392"
+    groups: tuple[GroupSpec, ...] = field(default_factory=lambda: (GroupSpec(),))
+    recording: TrialSettings = field(default_factory=TrialSettings)
+
+    @classmethod
+    def load(cls, name_or_path: str) -> "CohortPreset":
+        """Load ``workflows/presets/<name>.yaml`` or a YAML file path."""
+        path = Path(name_or_path)
+        if not path.suffix:
+            path = PRESETS_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            available = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+            raise ConfigError(f"no cohort preset {name_or_path!r}; available: {available}")
+        try:
+            return build_dataclass(cls, read_yaml_mapping(path))
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from error
+
+    def to_dict(self) -> dict:
+        return dataclass_to_dict(self)

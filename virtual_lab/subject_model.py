@@ -1,0 +1,36 @@
+"""Build a subject's musculoskeletal model: generic gait2392 + markers, scaled, at its mass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opensim
+
+import opensim_models
+from virtual_lab.subjects import VirtualSubject
+
+
+def build_subject_model(subject: VirtualSubject, out_path: Path, model_name: str = "gait2392") -> Path:
+    """Write the subject's scaled model (markers attached, scaled with their bodies) to ``out_path``.
+
+    Segments are scaled uniformly by ``subject.body_scale_factors()`` with OpenSim's
+    ``Model.scale`` (mass distribution preserved, total mass set to the subject's).
+    """
+    model = opensim.Model(str(opensim_models.model_path(model_name)))
+    markers = opensim.MarkerSet(str(opensim_models.marker_set_path(model_name)))
+    for index in range(markers.getSize()):
+        model.addMarker(markers.get(index).clone())
+    model.finalizeConnections()
+    state = model.initSystem()
+    scale_set = opensim.ScaleSet()
+    for body, factor in subject.body_scale_factors().items():
+        scale = opensim.Scale()
+        scale.setSegmentName(body)
+        scale.setScaleFactors(opensim.Vec3(factor))
+        scale.setApply(True)
+        scale_set.cloneAndAppend(scale)
+    model.scale(state, scale_set, True, subject.mass_kg)
+    model.setName(subject.subject_id)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    model.printToXML(str(out_path))
+    return out_path

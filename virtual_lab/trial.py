@@ -1,0 +1,145 @@
+"""Synthesize one walking trial of a virtual subject: markers (TRC, mm) and GRFs (.mot)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import opensim
+from scipy.interpolate import CubicSpline
+from scipy.signal import butter, filtfilt
+
+from virtual_lab.gait_template import GaitTemplate
+from virtual_lab.ground_reactions import share_between_feet, total_external_wrench
+from virtual_lab.kinematics import joint_angles_deg, leg_phase, solve_pelvis_translation
+from virtual_lab.subjects import VirtualSubject
+from virtual_lab.writers import grf_columns, write_mot, write_trc
+
+
+# Highest frequency content of the synthetic motion (Hz): below the pipeline's 6 Hz low-pass.
+MOTION_BANDWIDTH_HZ = 4.0
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """How a trial is recorded: frame rates (Hz), duration in gait cycles, noise (m, N)."""
+
+    marker_rate_hz: float = 100.0
+    grf_rate_hz: float = 1000.0
+    n_cycles: float = 2.0
+    marker_noise_m: float = 0.001
+    soft_tissue_artefact_m: float = 0.0
+    grf_noise_n: float = 0.0
+    keep_cop_in_foot: bool = True
+
+
+@dataclass(frozen=True)
+class SynthesizedTrial:
+    """What was written and the generating truth (the pipeline never reads the truth)."""
+
+    markers_path: Path
+    grf_path: Path
+    truth_coordinates_path: Path
+    stride_time_s: float
+    cadence_steps_per_min: float
+    foot_slip_m: float
+    clamped_moment_nm: float
+    events: dict[str, list[float]]
+
+
+def marker_positions(model: opensim.Model, coordinates: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """Forward kinematics in OpenSim: ``(names, (n_frames, n_markers, 3) m)``."""
+    state = model.initSystem()
+    markers = model.getMarkerSet()
+    names = [markers.get(i).getName() for i in range(markers.getSize())]
+    coordinate_set = model.getCoordinateSet()
+    n_frames = len(next(iter(coordinates.values())))
+    positions = np.zeros((n_frames, len(names), 3))
+    for frame in range(n_frames):
+        for name, values in coordinates.items():
+            coordinate_set.get(name).setValue(state, float(values[frame]), False)
+        model.realizePosition(state)
+        for index in range(len(names)):
+            location = markers.get(index).getLocationInGround(state)
+            positions[frame, index] = (location.get(0), location.get(1), location.get(2))
+    return names, positions
+
+
+def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_per_min: float, out_dir: Path,
+                     truth_dir: Path, trial_id: str, settings: TrialSettings, template: GaitTemplate,
+                     rng: np.random.Generator) -> SynthesizedTrial:
+    """Write ``out_dir/markers.trc`` and ``out_dir/grf.mot``; the true coordinates go to ``truth_dir``."""
+    model = opensim.Model(str(model_path))
+    stride_time_s = 120.0 / cadence_steps_per_min
+    # The recording starts a quarter stride before the first right heel strike and ends a
+    # quarter stride after the last cycle, so whole cycles lie inside the trial, away from the
+    # edges where the pipeline's low-pass filter pads the data.
+    lead_s = 0.25 * stride_time_s
+    n_frames = int(round((settings.n_cycles * stride_time_s + 2 * lead_s) * settings.marker_rate_hz)) + 1
+    # Solve on a longer span (one stride either side) so filter and spline edges stay outside the trial.
+    margin = int(round(stride_time_s * settings.marker_rate_hz))
+    padded_times = np.arange(-margin, n_frames + margin) / settings.marker_rate_hz
+    gait_times = padded_times - lead_s  # time since the first right heel strike
+    angles_deg, stance_fraction = joint_angles_deg(subject, template, gait_times, stride_time_s,
+                                                   cadence_steps_per_min, rng)
+    padded = {name: np.radians(values) for name, values in angles_deg.items()}
+    pelvis_tx, pelvis_ty, slip = solve_pelvis_translation(model, gait_times, padded, stride_time_s, stance_fraction,
+                                                          subject.segment_scale["foot"])
+    padded.update(pelvis_tx=pelvis_tx - pelvis_tx[margin], pelvis_ty=pelvis_ty,
+                  pelvis_tz=np.zeros(len(padded_times)))
+    for name in ("subtalar_angle_r", "subtalar_angle_l", "mtp_angle_r", "mtp_angle_l"):
+        padded[name] = np.zeros(len(padded_times))
+    # Band-limit the whole motion well below the pipeline's 6 Hz low-pass, so that the
+    # accelerations ID sees are the ones the GRFs were derived from.
+    b, a = butter(4, MOTION_BANDWIDTH_HZ / (settings.marker_rate_hz / 2))
+    padded = {name: filtfilt(b, a, values) for name, values in padded.items()}
+    force_padded, moment_padded = total_external_wrench(model, padded_times, padded)
+    trial_frames = slice(margin, margin + n_frames)
+    times = padded_times[trial_frames]
+    coordinates = {name: values[trial_frames] for name, values in padded.items()}
+    force, moment = force_padded[trial_frames], moment_padded[trial_frames]
+    names, positions = marker_positions(model, coordinates)
+    noisy = positions + settings.marker_noise_m * rng.standard_normal(positions.shape)
+    if settings.soft_tissue_artefact_m > 0:
+        phase = 2 * np.pi * times / stride_time_s
+        noisy += settings.soft_tissue_artefact_m * np.sin(phase[:, None, None] + rng.uniform(0, 2 * np.pi, positions.shape[1:]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markers_path = write_trc(out_dir / "markers.trc", names, noisy, times, settings.marker_rate_hz, units="mm")
+
+    grf_times = np.arange(int(round(times[-1] * settings.grf_rate_hz)) + 1) / settings.grf_rate_hz
+    # A little beyond the last marker frame, as plates record: the pipeline checks coverage.
+    grf_times = np.append(grf_times, times[-1] + 1.0 / settings.grf_rate_hz) if grf_times[-1] < times[-1] else grf_times
+    index = {name: i for i, name in enumerate(names)}
+    foot_points = {side: tuple(CubicSpline(times, positions[:, index[f"{side.upper()}.{point}"]])(grf_times)
+                               for point in ("Heel", "Toe.Tip")) for side in "rl"}
+    grf = share_between_feet(grf_times - lead_s, CubicSpline(times, force)(grf_times),
+                             CubicSpline(times, moment)(grf_times), stride_time_s, stance_fraction, foot_points,
+                             keep_cop_in_foot=settings.keep_cop_in_foot)
+    forces = grf.force_n
+    if settings.grf_noise_n > 0:
+        forces = {side: f + settings.grf_noise_n * rng.standard_normal(f.shape) * (np.abs(f[:, 1:2]) > 0)
+                  for side, f in forces.items()}
+    grf_path = write_mot(out_dir / "grf.mot", grf_columns(forces, grf.centre_of_pressure_m, grf.free_moment_nm),
+                         grf_times, in_degrees=False)
+
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    truth = {name: (np.degrees(values) if not name.startswith("pelvis_t") else values)
+             for name, values in coordinates.items()}
+    truth_path = write_mot(truth_dir / f"{trial_id}_coordinates.mot", truth, times, in_degrees=True)
+    return SynthesizedTrial(markers_path, grf_path, truth_path, stride_time_s, cadence_steps_per_min, slip,
+                            grf.clamped_moment_nm, _events(times, lead_s, stride_time_s, stance_fraction))
+
+
+def _events(times_s: np.ndarray, lead_s: float, stride_time_s: float,
+            stance_fraction: dict[str, float]) -> dict[str, list[float]]:
+    """Heel-strike and toe-off times (s, file time) of each side inside the trial."""
+    events = {}
+    for side in "rl":
+        phase = leg_phase(times_s - lead_s, stride_time_s, side)
+        first, last = int(np.ceil(phase[0])), int(np.floor(phase[-1]))
+        strikes = [lead_s + (k + (0.5 if side == "l" else 0.0)) * stride_time_s for k in range(first - 1, last + 2)]
+        offs = [s + stance_fraction[side] * stride_time_s for s in strikes]
+        events[f"heel_strike_{side}"] = [round(t, 4) for t in strikes if times_s[0] <= t <= times_s[-1]]
+        events[f"toe_off_{side}"] = [round(t, 4) for t in offs if times_s[0] <= t <= times_s[-1]]
+    return events
