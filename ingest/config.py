@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from pipeline.config_loading import build_dataclass, dataclass_to_dict, read_yaml_mapping
-from pipeline.errors import ConfigError
+from pipeline.config_loading import YamlConfig
 
 AXIS_NAMES = ("+x", "-x", "+y", "-y", "+z", "-z")
 
@@ -30,7 +27,7 @@ def normalise_axis(value: str | None, key: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class IngestConfig:
+class IngestConfig(YamlConfig):
     """How a C3D becomes OpenSim inputs.
 
     Attributes
@@ -106,22 +103,3 @@ class IngestConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if any(number < 1 for number in self.ignore_plates):
             raise ValueError(f"ignore_plates holds 1-based plate numbers, got {list(self.ignore_plates)}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "IngestConfig":
-        """Build from a mapping; omitted keys keep their defaults, unknown keys are errors."""
-        return build_dataclass(cls, values)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "IngestConfig":
-        """Load a YAML file holding any subset of the fields."""
-        try:
-            return cls.from_dict(read_yaml_mapping(path))
-        except ConfigError as error:
-            if str(path) in str(error):
-                raise
-            raise ConfigError(f"{path}: {error}") from error
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain mapping of every setting (written into each trial's ingest summary)."""
-        return dataclass_to_dict(self)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from pipeline.config_loading import build_dataclass, dataclass_to_dict, read_yaml_mapping
-from pipeline.errors import ConfigError
+from pipeline.config_loading import YamlConfig
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "default_config.yaml"
 
@@ -133,7 +131,7 @@ class QCThresholds:
 
 
 @dataclass(frozen=True)
-class PipelineConfig:
+class PipelineConfig(YamlConfig):
     """Everything the single-trial pipeline needs besides its input files.
 
     ``model`` is a shipped model name (``gait2392``) or a path to a ``model.yaml`` of your own.
@@ -147,22 +145,3 @@ class PipelineConfig:
     inverse_dynamics: InverseDynamicsConfig = field(default_factory=InverseDynamicsConfig)
     static_optimization: StaticOptimizationConfig = field(default_factory=StaticOptimizationConfig)
     qc: QCThresholds = field(default_factory=QCThresholds)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "PipelineConfig":
-        """Build from a mapping; omitted keys keep their defaults, unknown keys are errors."""
-        return build_dataclass(cls, values)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "PipelineConfig":
-        """Load a YAML file (any subset of ``default_config.yaml``'s keys)."""
-        try:
-            return cls.from_dict(read_yaml_mapping(path))
-        except ConfigError as error:
-            if str(path) in str(error):
-                raise
-            raise ConfigError(f"{path}: {error}") from error
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain mapping of every setting (written into each trial's summary.json)."""
-        return dataclass_to_dict(self)

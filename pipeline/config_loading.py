@@ -116,3 +116,26 @@ def dataclass_to_dict(instance: Any) -> dict[str, Any]:
         return value
 
     return plain(dataclasses.asdict(instance))
+
+
+class YamlConfig:
+    """Mixin for frozen config dataclasses: strict ``from_dict``/``from_yaml`` and ``to_dict``."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None):
+        """Build from a mapping; omitted keys keep their defaults, unknown keys are errors."""
+        return build_dataclass(cls, values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path):
+        """Load a YAML file holding any subset of the fields; errors name the file."""
+        try:
+            return cls.from_dict(read_yaml_mapping(path))
+        except ConfigError as error:
+            if str(path) in str(error):
+                raise
+            raise ConfigError(f"{path}: {error}") from error
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping of every setting (for summaries)."""
+        return dataclass_to_dict(self)

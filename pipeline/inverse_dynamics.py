@@ -8,8 +8,7 @@ from pathlib import Path
 
 import opensim
 
-from pipeline.errors import OpenSimToolError
-from pipeline.opensim_log import opensim_output_to
+from pipeline.opensim_log import run_tool_from_setup
 
 
 @dataclass(frozen=True)
@@ -53,11 +52,6 @@ def run_inverse_dynamics(*, model_path: Path, coordinates_path: Path, external_l
     tool.setExcludedForces(excluded)
     tool.printToXML(str(setup_path))
 
-    with opensim_output_to(log_dir or out_dir / "logs", "id") as log_path:
-        try:
-            succeeded = opensim.InverseDynamicsTool(str(setup_path)).run()
-        except Exception as error:  # OpenSim raises RuntimeError subclasses
-            raise OpenSimToolError(trial_id, "id", str(error), log_path) from error
-    if not succeeded or not output_path.is_file():
-        raise OpenSimToolError(trial_id, "id", "InverseDynamicsTool wrote no generalized forces", log_path)
+    log_path = run_tool_from_setup(opensim.InverseDynamicsTool, setup_path, output_path, trial_id=trial_id,
+                                   stage="id", log_dir=log_dir or out_dir / "logs")
     return IDResult(output_path, setup_path, time.perf_counter() - start, log_path)

@@ -10,7 +10,7 @@ import numpy as np
 import opensim
 
 from pipeline.errors import OpenSimToolError
-from pipeline.opensim_log import opensim_output_to
+from pipeline.opensim_log import run_tool_from_setup
 
 
 @dataclass(frozen=True)
@@ -75,30 +75,13 @@ def run_inverse_kinematics(*, model_path: Path, markers_trc_path: Path, out_dir:
     tool.set_accuracy(accuracy)
     tool.setStartTime(time_range_s[0])
     tool.setEndTime(time_range_s[1])
-    tasks = tool.getIKTaskSet()
-    for name, weight in marker_weights.items():
-        task = opensim.IKMarkerTask()
-        task.setName(name)
-        task.setWeight(weight)
-        task.setApply(True)
-        tasks.cloneAndAppend(task)
-    for name, value_deg in (coordinate_values_deg or {}).items():
-        task = opensim.IKCoordinateTask()
-        task.setName(name)
-        task.setValueType(opensim.IKCoordinateTask.ManualValue)
-        task.setValue(value_deg)
-        task.setWeight(1000.0)
-        task.setApply(True)
-        tasks.cloneAndAppend(task)
+    add_ik_tasks(tool.getIKTaskSet(), marker_weights, coordinate_values_deg or {})
     tool.printToXML(str(setup_path))
 
-    with opensim_output_to(log_dir or out_dir / "logs", "ik") as log_path:
-        try:
-            succeeded = opensim.InverseKinematicsTool(str(setup_path)).run()
-        except Exception as error:  # OpenSim raises RuntimeError subclasses
-            raise OpenSimToolError(trial_id, "ik", str(error), log_path) from error
-    if not succeeded or not coordinates_path.is_file() or not errors_path.is_file():
-        raise OpenSimToolError(trial_id, "ik", "InverseKinematicsTool wrote no coordinates", log_path)
+    log_path = run_tool_from_setup(opensim.InverseKinematicsTool, setup_path, coordinates_path, trial_id=trial_id,
+                                   stage="ik", log_dir=log_dir or out_dir / "logs")
+    if not errors_path.is_file():
+        raise OpenSimToolError(trial_id, "ik", "InverseKinematicsTool wrote no marker errors", log_path)
 
     errors = opensim.TimeSeriesTable(str(errors_path))
     labels = list(errors.getColumnLabels())
@@ -115,3 +98,22 @@ def run_inverse_kinematics(*, model_path: Path, markers_trc_path: Path, out_dir:
         wall_time_s=time.perf_counter() - start,
         log_path=log_path,
     )
+
+
+def add_ik_tasks(task_set: opensim.IKTaskSet, marker_weights: dict[str, float],
+                 coordinate_values_deg: dict[str, float]) -> None:
+    """Append marker tasks (name → weight) and coordinate tasks held at a value (degrees, weight 1000)."""
+    for name, weight in marker_weights.items():
+        task = opensim.IKMarkerTask()
+        task.setName(name)
+        task.setWeight(weight)
+        task.setApply(True)
+        task_set.cloneAndAppend(task)
+    for name, value_deg in coordinate_values_deg.items():
+        task = opensim.IKCoordinateTask()
+        task.setName(name)
+        task.setValueType(opensim.IKCoordinateTask.ManualValue)
+        task.setValue(value_deg)
+        task.setWeight(1000.0)
+        task.setApply(True)
+        task_set.cloneAndAppend(task)

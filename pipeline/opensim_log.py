@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import opensim
+
+from pipeline.errors import OpenSimToolError
 
 
 @contextlib.contextmanager
@@ -50,3 +52,25 @@ def opensim_output_to(log_dir: Path, stage: str) -> Iterator[Path]:
         os.close(saved_fds[0])
         os.close(saved_fds[1])
         native.close()
+
+
+def run_tool_from_setup(load_tool: Callable[[str], object], setup_path: Path, expected_output: Path, *,
+                        trial_id: str, stage: str, log_dir: Path) -> Path:
+    """Load an OpenSim tool from its printed setup XML, run it with its output logged, check it.
+
+    Running the tool loaded back from the XML (not the in-memory object) makes the saved setup
+    exactly what ran. Returns the stage's log path.
+
+    Raises
+    ------
+    OpenSimToolError
+        If the tool raises, reports failure, or does not write ``expected_output``.
+    """
+    with opensim_output_to(log_dir, stage) as log_path:
+        try:
+            succeeded = load_tool(str(setup_path)).run()
+        except Exception as error:  # OpenSim raises its own RuntimeError subclasses
+            raise OpenSimToolError(trial_id, stage, str(error), log_path) from error
+    if not succeeded or not Path(expected_output).is_file():
+        raise OpenSimToolError(trial_id, stage, f"the tool wrote no {Path(expected_output).name}", log_path)
+    return log_path

@@ -17,11 +17,11 @@ import numpy as np
 import opensim
 
 from pipeline.config import PipelineConfig
-from pipeline.errors import InputDataError, OpenSimToolError
-from pipeline.inverse_kinematics import run_inverse_kinematics
+from pipeline.errors import InputDataError
+from pipeline.inverse_kinematics import add_ik_tasks, run_inverse_kinematics
 from pipeline.markers import check_and_fill, read_trc, write_trc_m
 from pipeline.model_config import ModelConfig, ScaleMeasurement
-from pipeline.opensim_log import opensim_output_to
+from pipeline.opensim_log import opensim_output_to, run_tool_from_setup
 from pipeline.subject import SubjectInfo
 
 
@@ -97,13 +97,8 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
                              unplaced_path, scaled_path, factors_path, relative_to=out_dir)
     tool.printToXML(str(setup_path))
     trial_id = f"{subject.subject_id}/static"
-    with opensim_output_to(out_dir / "logs", "scale") as log_path:
-        try:
-            succeeded = opensim.ScaleTool(str(setup_path)).run()
-        except Exception as error:  # OpenSim raises RuntimeError subclasses
-            raise OpenSimToolError(trial_id, "scale", str(error), log_path) from error
-    if not succeeded or not scaled_path.is_file():
-        raise OpenSimToolError(trial_id, "scale", "ScaleTool wrote no scaled model", log_path)
+    log_path = run_tool_from_setup(opensim.ScaleTool, setup_path, scaled_path, trial_id=trial_id, stage="scale",
+                                   log_dir=out_dir / "logs")
 
     # Best practice judges scaling by the bony landmarks: the markers of the measurements.
     landmarks = {name for m in measurements for pair in m.marker_pairs for name in pair}
@@ -215,19 +210,5 @@ def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, measureme
     placer.setTimeRange(times)
     placer.setOutputModelFileName(rel(scaled_path))
     placer.setMoveModelMarkers(True)
-    task_set = placer.getIKTaskSet()
-    for name, weight in static_weights.items():
-        task = opensim.IKMarkerTask()
-        task.setName(name)
-        task.setWeight(weight)
-        task.setApply(True)
-        task_set.cloneAndAppend(task)
-    for name, value_deg in model_config.static_pose_coordinates.items():
-        task = opensim.IKCoordinateTask()
-        task.setName(name)
-        task.setValueType(opensim.IKCoordinateTask.ManualValue)
-        task.setValue(value_deg)
-        task.setWeight(1000.0)
-        task.setApply(True)
-        task_set.cloneAndAppend(task)
+    add_ik_tasks(placer.getIKTaskSet(), static_weights, model_config.static_pose_coordinates)
     return tool

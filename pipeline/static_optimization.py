@@ -14,8 +14,7 @@ from pathlib import Path
 import opensim
 
 from pipeline.config import StaticOptimizationConfig
-from pipeline.errors import OpenSimToolError
-from pipeline.opensim_log import opensim_output_to
+from pipeline.opensim_log import run_tool_from_setup
 
 # StaticOptimization logs this for each frame where the optimizer found no solution.
 SO_FAILURE_MESSAGE = "optimizer could not find a solution"
@@ -85,13 +84,8 @@ def run_static_optimization(*, model_path: Path, coordinates_path: Path, externa
     tool.getAnalysisSet().cloneAndAppend(analysis)
     tool.printToXML(str(setup_path))
 
-    with opensim_output_to(log_dir or out_dir / "logs", "so") as log_path:
-        try:
-            succeeded = opensim.AnalyzeTool(str(setup_path), True).run()
-        except Exception as error:  # OpenSim raises RuntimeError subclasses
-            raise OpenSimToolError(trial_id, "so", str(error), log_path) from error
-    if not succeeded or not forces_path.is_file():
-        raise OpenSimToolError(trial_id, "so", "StaticOptimization wrote no muscle forces", log_path)
+    log_path = run_tool_from_setup(lambda setup: opensim.AnalyzeTool(setup, True), setup_path, forces_path,
+                                   trial_id=trial_id, stage="so", log_dir=log_dir or out_dir / "logs")
     with open(log_path, errors="replace") as log:
         n_failed = sum(SO_FAILURE_MESSAGE in line.lower() for line in log)
     return SOResult(forces_path, activations_path, setup_path, n_failed, time.perf_counter() - start, log_path)

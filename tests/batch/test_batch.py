@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from pipeline.batch import BatchOptions, label_cohort
 from pipeline.config import PipelineConfig
