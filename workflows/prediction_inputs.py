@@ -1,0 +1,83 @@
+"""Read joint angles for ``gait2hip predict``: IK ``.mot``/``.sto`` or CSV, checked and resampled.
+
+The surrogate expects the 10 input angles in degrees at the frame rate it was trained on.
+This module finds them, names the missing ones, detects radians, and resamples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputDataError
+
+# A hip flexion or knee excursion of walking spans tens of degrees: if every angle of the
+# trial stays within ±π and the largest range is below this, the file is in radians.
+RADIANS_MAX_RANGE = 3.2
+_TIME_STEP_TOLERANCE = 1e-3
+
+
+def read_angles(path: Path, input_names: list[str], target_rate_hz: float) -> pd.DataFrame:
+    """Return a DataFrame with ``time`` (s) and ``input_names`` (degrees) at ``target_rate_hz``.
+
+    Raises
+    ------
+    InputDataError
+        Unreadable file, no time column, angle columns missing (all named), non-finite values,
+        or fewer than two frames.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(path, "angle file not found")
+    table, in_degrees = _read_table(path)
+    if "time" not in table.columns:
+        raise InputDataError(path, "no 'time' column")
+    missing = [name for name in input_names if name not in table.columns]
+    if missing:
+        raise InputDataError(path, f"angle column(s) missing: {', '.join(missing)} (the model needs {', '.join(input_names)})")
+    angles = table[["time", *input_names]].astype(float)
+    if len(angles) < 2:
+        raise InputDataError(path, f"holds {len(angles)} frame(s); at least 2 are needed")
+    if not np.isfinite(angles.to_numpy()).all():
+        raise InputDataError(path, "angle columns hold NaN or infinite values; fill gaps before predicting")
+    if in_degrees is False or (in_degrees is None and looks_like_radians(angles[input_names].to_numpy())):
+        angles[input_names] = np.degrees(angles[input_names].to_numpy())
+        angles.attrs["converted_from_radians"] = True
+    return resample(angles, target_rate_hz)
+
+
+def looks_like_radians(values: np.ndarray) -> bool:
+    """True when all angles stay within ±π and no channel spans more than ``RADIANS_MAX_RANGE``."""
+    return bool(np.all(np.abs(values) <= np.pi + 1e-6) and np.max(np.ptp(values, axis=0)) < RADIANS_MAX_RANGE)
+
+
+def resample(table: pd.DataFrame, rate_hz: float) -> pd.DataFrame:
+    """Linear resampling of every column onto ``t0 + k / rate_hz`` within the original span."""
+    times = table["time"].to_numpy()
+    steps = np.diff(times)
+    if np.all(np.abs(steps - 1.0 / rate_hz) < _TIME_STEP_TOLERANCE / rate_hz):
+        return table.reset_index(drop=True)
+    new_times = times[0] + np.arange(int(np.floor((times[-1] - times[0]) * rate_hz + 1e-9)) + 1) / rate_hz
+    columns = {"time": new_times}
+    for name in table.columns[1:]:
+        columns[name] = np.interp(new_times, times, table[name].to_numpy())
+    result = pd.DataFrame(columns)
+    result.attrs = {**table.attrs, "resampled_from_hz": float(1.0 / np.median(steps))}
+    return result
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, bool | None]:
+    """The table and what its header says about degrees (None when it says nothing)."""
+    if path.suffix.lower() == ".csv":
+        try:
+            return pd.read_csv(path), None
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+            raise InputDataError(path, f"not a readable CSV file ({error})") from error
+    if path.suffix.lower() in (".mot", ".sto"):
+        from pipeline.storage import read_opensim_table, table_in_degrees  # OpenSim only for OpenSim files
+
+        table = read_opensim_table(path)
+        return table, table_in_degrees(path)
+    raise InputDataError(path, "expected an OpenSim .mot/.sto (IK output) or a .csv of the angles")
