@@ -48,7 +48,7 @@ def main() -> None:
                                      f"t{repeat}", settings, template, np.random.default_rng(repeat))
             if repeat:
                 times.append(time.perf_counter() - start)
-    frames = len(open(trial.markers_path).read().splitlines()) - 6
+        frames = len(trial.markers_path.read_text().splitlines()) - 6
     print(f"one {DURATION_S:g} s trial ({frames} marker frames at 100 Hz, GRFs at 1 kHz), one core, "
           f"{args.repeats} runs after a warm-up: median {statistics.median(times):.2f} s "
           f"(min {min(times):.2f}, max {max(times):.2f}); target < 2 s")
