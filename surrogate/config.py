@@ -1,0 +1,48 @@
+"""Training configuration: one YAML per model (``surrogate/configs/*.yaml``), typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.config_loading import YamlConfig
+from surrogate.segmentation import SegmentationConfig
+
+
+@dataclass(frozen=True)
+class TrainingConfig(YamlConfig):
+    """Everything a training run needs; the same budget rules apply to every model.
+
+    Attributes
+    ----------
+    model, model_config
+        Registered model name (``lstm``, ``transformer``, ``mamba``) and its settings.
+    targets
+        Target groups predicted together by one head: ``moments`` (Nm/kg), ``forces`` (N/kg).
+    groups
+        Subject groups trained on (the dataset's ``group`` column); others are for zero-shot tests.
+    split_fractions
+        Train / validation / test shares of the subjects.
+    max_epochs, patience
+        Stop after ``max_epochs`` or when the validation loss has not improved for ``patience`` epochs.
+    """
+
+    model: str = "transformer"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    targets: tuple[str, ...] = ("moments", "forces")
+    groups: tuple[str, ...] = ("healthy",)
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    seed: int = 0
+    max_epochs: int = 150
+    patience: int = 20
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    num_threads: int = 2
+
+    def __post_init__(self) -> None:
+        if abs(sum(self.split_fractions) - 1.0) > 1e-6:
+            raise ValueError(f"split_fractions must sum to 1, got {self.split_fractions}")
+        if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
+            raise ValueError("max_epochs, patience and batch_size must be at least 1")

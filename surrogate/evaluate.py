@@ -1,0 +1,169 @@
+"""Evaluate a trained surrogate: in-distribution test subjects and zero-shot external cohorts.
+
+Writes ``metrics.csv`` (long: subject × cadence × channel × metric), ``results.csv`` and
+``results.md`` (subject-level mean ± SD per target group, like the study's tables), plots of
+predicted vs OpenSim over the gait cycle, and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from pipeline.atomic import write_atomically, write_json_atomically  # noqa: E402
+from surrogate.dataset import TARGET_UNITS, load_dataset  # noqa: E402
+from surrogate.metrics import per_subject_channel_metrics, summarise  # noqa: E402
+from surrogate.preprocessing import Standardizer  # noqa: E402
+from surrogate.segmentation import SegmentationConfig, Segments, segment_table  # noqa: E402
+from surrogate.train import load_checkpoint  # noqa: E402
+
+PLOTTED_MUSCLES = ("glut_med1", "glut_max1", "iliacus", "psoas", "add_long", "rect_fem")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Predictions on one set of subjects and their metrics."""
+
+    name: str
+    segments: Segments
+    predicted: np.ndarray
+    long_metrics: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def predict_segments(model: torch.nn.Module, state: dict, inputs: np.ndarray) -> np.ndarray:
+    """``(n, time, n_inputs)`` degrees → ``(n, time, n_targets)`` in label units."""
+    input_scaler = Standardizer.from_dict(state["input_scaler"])
+    target_scaler = Standardizer.from_dict(state["target_scaler"])
+    with torch.inference_mode():
+        output = model(torch.tensor(input_scaler.transform(inputs), dtype=torch.float32)).numpy()
+    return target_scaler.inverse(output)
+
+
+def predict_angles(checkpoint: Path, angles: pd.DataFrame) -> pd.DataFrame:
+    """Predict every target for one sequence of the 10 angles (degrees) in ``angles``."""
+    model, state = load_checkpoint(checkpoint)
+    predicted = predict_segments(model, state, angles[state["input_names"]].to_numpy(float)[None])[0]
+    result = pd.DataFrame(predicted, columns=state["target_names"])
+    if "time" in angles:
+        result.insert(0, "time", angles["time"].to_numpy())
+    return result
+
+
+def evaluate_on(model: torch.nn.Module, state: dict, table: pd.DataFrame, name: str) -> Evaluation:
+    """Segment ``table`` like the training data, predict, and compute the metrics."""
+    config = state["training_config"]
+    segmentation = SegmentationConfig(**config["segmentation"])
+    segments = segment_table(table, state["input_names"], state["target_names"], segmentation)
+    predicted = predict_segments(model, state, segments.inputs)
+    long = per_subject_channel_metrics(segments.targets, predicted, segments.subject, state["target_names"],
+                                       segments.cadence)
+    by_subject = per_subject_channel_metrics(segments.targets, predicted, segments.subject, state["target_names"])
+    groups = {g: tuple(names) for g, names in state["target_groups"].items()}
+    return Evaluation(name, segments, predicted, long, summarise(by_subject, groups))
+
+
+def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, out_dir: Path,
+                        external_dir: Path | None = None, external_groups: tuple[str, ...] | None = None) -> dict:
+    """Evaluate on the checkpoint's test subjects and, zero-shot, on an external dataset."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model, state = load_checkpoint(checkpoint)
+    table = load_dataset(dataset_dir)
+    evaluations = [evaluate_on(model, state, table[table["subject"].isin(state["split"]["test"])], "test")]
+    if external_dir is not None or external_groups:
+        external = load_dataset(external_dir) if external_dir is not None else table
+        if external_groups:
+            external = external[external["group"].isin(external_groups)]
+        evaluations.append(evaluate_on(model, state, external, "zero-shot"))
+    rows = []
+    for evaluation in evaluations:
+        rows.append(evaluation.summary.assign(model=state["model"], evaluation=evaluation.name))
+        evaluation.long_metrics.assign(evaluation=evaluation.name).to_csv(out_dir / f"metrics_{evaluation.name}.csv",
+                                                                          index=False)
+        _plot_cycles(evaluation, state, out_dir / f"cycles_{evaluation.name}.png")
+        _plot_cadence(evaluation, state, out_dir / f"cadence_{evaluation.name}.png")
+    results = pd.concat(rows, ignore_index=True)
+    write_atomically(out_dir / "results.csv", lambda p: results.to_csv(p, index=False))
+    write_atomically(out_dir / "results.md", lambda p: p.write_text(results_markdown(results)))
+    summary = {"kind": "gait2hip.evaluate", "checkpoint": str(checkpoint), "model": state["model"],
+               "results": results.to_dict("records")}
+    if len(evaluations) == 2:
+        summary["generalisation_gap"] = _gap(results)
+    write_json_atomically(out_dir / "summary.json", summary)
+    return summary
+
+
+def compare_runs(evaluation_dirs: list[Path]) -> pd.DataFrame:
+    """Concatenate the ``results.csv`` of several evaluations (one model each)."""
+    return pd.concat([pd.read_csv(Path(d) / "results.csv") for d in evaluation_dirs], ignore_index=True)
+
+
+def results_markdown(results: pd.DataFrame) -> str:
+    """Models × (target, metric) as 'mean ± SD', one table per evaluation."""
+    lines = []
+    for evaluation, part in results.groupby("evaluation", sort=False):
+        part = part.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(part["mean"], part["sd"])],
+                           column=[f"{t} {m.upper()}" + (f" ({TARGET_UNITS[t]})" if m != "r2" else "")
+                                   for t, m in zip(part["target"], part["metric"])])
+        wide = part.pivot(index="model", columns="column", values="cell")
+        lines += [f"### {evaluation} (subject-level mean ± SD, n = {int(part['n_subjects'].max())} subjects)", "",
+                  "| model | " + " | ".join(wide.columns) + " |", "|---" * (len(wide.columns) + 1) + "|"]
+        lines += [f"| {model} | " + " | ".join(row) + " |" for model, row in wide.iterrows()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _gap(results: pd.DataFrame) -> dict:
+    pivot = results.pivot_table(index=["target", "metric"], columns="evaluation", values="mean")
+    return {f"{t}_{m}": float(pivot.loc[(t, m), "zero-shot"] - pivot.loc[(t, m), "test"]) for t, m in pivot.index}
+
+
+def _plot_cycles(evaluation: Evaluation, state: dict, path: Path) -> None:
+    names = state["target_names"]
+    chosen = [n for n in names if n.endswith("_moment")] + [f"{m}_r_force" for m in PLOTTED_MUSCLES if f"{m}_r_force" in names]
+    figure, axes = plt.subplots(int(np.ceil(len(chosen) / 4)), 4, figsize=(16, 3 * int(np.ceil(len(chosen) / 4))),
+                                squeeze=False)
+    phase = np.linspace(0, 100, evaluation.segments.targets.shape[1])
+    for axis, name in zip(axes.flat, chosen):
+        index = names.index(name)
+        for values, label, colour in ((evaluation.segments.targets[..., index], "OpenSim", "k"),
+                                      (evaluation.predicted[..., index], "surrogate", "tab:red")):
+            mean, sd = values.mean(axis=0), values.std(axis=0)
+            axis.plot(phase, mean, color=colour, label=label)
+            axis.fill_between(phase, mean - sd, mean + sd, color=colour, alpha=0.2)
+        unit = "Nm/kg" if name.endswith("_moment") else "N/kg"
+        axis.set(title=name, xlabel="gait cycle (%)", ylabel=unit)
+    for axis in list(axes.flat)[len(chosen):]:
+        axis.set_visible(False)
+    axes.flat[0].legend()
+    figure.suptitle(f"{state['model']}: {evaluation.name} (mean ± SD over cycles)")
+    figure.tight_layout()
+    write_atomically(path, lambda p: figure.savefig(p, dpi=80, format="png"))
+    plt.close(figure)
+
+
+def _plot_cadence(evaluation: Evaluation, state: dict, path: Path) -> None:
+    table = evaluation.long_metrics[evaluation.long_metrics["metric"] == "r2"]
+    groups = state["target_groups"]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    cadences = sorted(table["cadence"].unique())
+    width = 0.8 / len(groups)
+    for offset, (group, channels) in enumerate(groups.items()):
+        per = table[table["channel"].isin(channels)].groupby(["cadence", "subject"])["value"].mean().groupby("cadence")
+        axis.bar(np.arange(len(cadences)) + offset * width, [per.mean().get(c, np.nan) for c in cadences], width,
+                 yerr=[per.std().get(c, 0.0) for c in cadences], label=group)
+    axis.set_xticks(np.arange(len(cadences)) + width * (len(groups) - 1) / 2, cadences)
+    axis.set(ylabel="R² (subject mean ± SD)", title=f"{state['model']}: {evaluation.name} by cadence")
+    axis.legend()
+    figure.tight_layout()
+    write_atomically(path, lambda p: figure.savefig(p, dpi=80, format="png"))
+    plt.close(figure)

@@ -1,0 +1,26 @@
+"""Model registry: name → (config dataclass, module). Training never branches on model type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from pipeline.config_loading import build_dataclass
+from surrogate.models.lstm import LSTMConfig, LSTMSurrogate
+from surrogate.models.mamba import MambaConfig, MambaSurrogate
+from surrogate.models.transformer import TransformerConfig, TransformerSurrogate
+
+MODELS = {
+    "lstm": (LSTMConfig, LSTMSurrogate),
+    "transformer": (TransformerConfig, TransformerSurrogate),
+    "mamba": (MambaConfig, MambaSurrogate),
+}
+
+
+def build_model(name: str, config: dict[str, Any] | None, n_inputs: int, n_outputs: int) -> nn.Module:
+    """Instantiate the registered model ``name`` with its config mapping."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; registered: {sorted(MODELS)}")
+    config_class, model_class = MODELS[name]
+    return model_class(build_dataclass(config_class, config or {}, where=f"model.{name}."), n_inputs, n_outputs)
