@@ -1,0 +1,54 @@
+"""Training and evaluation on labels produced by the real pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pandas as pd
+
+from surrogate.config import TrainingConfig
+from surrogate.evaluate import evaluate_checkpoint, predict_angles
+from surrogate.train import train_from_config
+
+
+def _config(model: str) -> TrainingConfig:
+    config = TrainingConfig.from_yaml(f"surrogate/configs/{model}.yaml")
+    return dataclasses.replace(config, max_epochs=3, split_fractions=(0.34, 0.33, 0.33), segmentation=dataclasses.replace(
+        config.segmentation, mode="windows", window_frames=40, window_stride_frames=20))
+
+
+def test_same_seed_gives_the_same_model(labelled_dataset, tmp_path):
+    first = train_from_config(_config("transformer"), labelled_dataset, tmp_path / "a")
+    second = train_from_config(_config("transformer"), labelled_dataset, tmp_path / "b")
+    assert first.best_validation_loss == second.best_validation_loss
+    assert (tmp_path / "a" / "history.json").read_text() == (tmp_path / "b" / "history.json").read_text()
+
+
+def test_training_then_zero_shot_evaluation_writes_the_study_tables(labelled_dataset, tmp_path):
+    result = train_from_config(_config("mamba"), labelled_dataset, tmp_path / "run")
+    summary = evaluate_checkpoint(result.best_checkpoint, labelled_dataset, tmp_path / "eval",
+                                  external_groups=("antalgic-hip",))
+    results = pd.read_csv(tmp_path / "eval" / "results.csv")
+    assert set(results["evaluation"]) == {"test", "zero-shot"}
+    assert set(results["target"]) == {"moments", "forces"} and set(results["metric"]) == {"rmse", "mae", "r2"}
+    assert "forces_r2" in summary["generalisation_gap"]
+    assert (tmp_path / "eval" / "cycles_test.png").stat().st_size > 0
+    assert json.loads((tmp_path / "eval" / "summary.json").read_text())["model"] == "mamba"
+    split = json.loads((tmp_path / "run" / "summary.json").read_text())["split"]
+    assert not set(split["train"]) & set(split["test"])
+
+
+def test_resumed_training_continues_from_the_last_epoch(labelled_dataset, tmp_path):
+    config = _config("lstm")
+    train_from_config(dataclasses.replace(config, max_epochs=2), labelled_dataset, tmp_path / "run")
+    resumed = train_from_config(dataclasses.replace(config, max_epochs=4), labelled_dataset, tmp_path / "run", resume=True)
+    assert resumed.epochs_run == 4
+
+
+def test_predict_angles_returns_every_target_for_a_sequence(labelled_dataset, tmp_path):
+    result = train_from_config(_config("transformer"), labelled_dataset, tmp_path / "run")
+    table = pd.read_parquet(labelled_dataset)
+    angles = table[table["subject"].astype(str) == table["subject"].astype(str).iloc[0]].head(60)
+    predicted = predict_angles(result.best_checkpoint, angles)
+    assert len(predicted) == 60 and "hip_flexion_r_moment" in predicted and "glut_med1_r_force" in predicted
