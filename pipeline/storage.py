@@ -8,6 +8,7 @@ import numpy as np
 import opensim
 import pandas as pd
 
+from pipeline.atomic import write_atomically
 from pipeline.errors import InputDataError
 
 
@@ -35,3 +36,11 @@ def table_in_degrees(path: str | Path) -> bool:
     if not table.hasTableMetaDataKey("inDegrees"):
         return False
     return table.getTableMetaDataAsString("inDegrees").strip().lower() == "yes"
+
+
+def write_mot(path: Path, columns: dict[str, np.ndarray], times_s: np.ndarray, in_degrees: bool) -> Path:
+    """Write named ``(n,)`` columns as an OpenSim ``.mot`` (``inDegrees`` set), atomically."""
+    matrix = opensim.Matrix.createFromMat(np.ascontiguousarray(np.column_stack(list(columns.values()))))
+    table = opensim.TimeSeriesTable(times_s.tolist(), matrix, list(columns))
+    table.addTableMetaDataString("inDegrees", "yes" if in_degrees else "no")
+    return write_atomically(path, lambda temporary: opensim.STOFileAdapter().write(table, str(temporary)))

@@ -14,7 +14,8 @@ from virtual_lab.gait_template import GaitTemplate
 from virtual_lab.ground_reactions import share_between_feet, total_external_wrench
 from virtual_lab.kinematics import joint_angles_deg, leg_phase, solve_pelvis_translation
 from virtual_lab.subjects import VirtualSubject
-from virtual_lab.writers import grf_columns, write_mot, write_trc
+from pipeline.storage import write_mot
+from virtual_lab.writers import grf_columns, write_trc
 
 
 # Highest frequency content of the synthetic motion (Hz): below the pipeline's 6 Hz low-pass.

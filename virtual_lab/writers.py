@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import opensim
 
-from pipeline.atomic import write_atomically
 from pipeline.markers import write_trc_table
 
 _UNIT_FACTORS = {"mm": 1000.0, "m": 1.0}
@@ -25,14 +24,6 @@ def write_trc(path: Path, marker_names: list[str], positions_m: np.ndarray, time
                        ("OrigDataStartFrame", "1"), ("OrigNumFrames", str(n_frames))):
         table.addTableMetaDataString(key, value)
     return write_trc_table(table, path)
-
-
-def write_mot(path: Path, columns: dict[str, np.ndarray], times_s: np.ndarray, in_degrees: bool) -> Path:
-    """Write named ``(n,)`` columns as an OpenSim ``.mot`` (``inDegrees`` set), atomically."""
-    matrix = opensim.Matrix.createFromMat(np.ascontiguousarray(np.column_stack(list(columns.values()))))
-    table = opensim.TimeSeriesTable(times_s.tolist(), matrix, list(columns))
-    table.addTableMetaDataString("inDegrees", "yes" if in_degrees else "no")
-    return write_atomically(path, lambda temporary: opensim.STOFileAdapter().write(table, str(temporary)))
 
 
 def grf_columns(force_n: dict[str, np.ndarray], centre_of_pressure_m: dict[str, np.ndarray],
