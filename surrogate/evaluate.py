@@ -21,7 +21,7 @@ import torch  # noqa: E402
 from pipeline.atomic import write_atomically, write_json_atomically  # noqa: E402
 from surrogate.dataset import TARGET_UNITS, load_dataset  # noqa: E402
 from surrogate.metrics import per_subject_channel_metrics, summarise  # noqa: E402
-from surrogate.preprocessing import Standardizer  # noqa: E402
+from surrogate.inference import predict_segments  # noqa: E402
 from surrogate.segmentation import SegmentationConfig, Segments, segment_table  # noqa: E402
 from surrogate.train import load_checkpoint  # noqa: E402
 
@@ -37,25 +37,6 @@ class Evaluation:
     predicted: np.ndarray
     long_metrics: pd.DataFrame
     summary: pd.DataFrame
-
-
-def predict_segments(model: torch.nn.Module, state: dict, inputs: np.ndarray) -> np.ndarray:
-    """``(n, time, n_inputs)`` degrees → ``(n, time, n_targets)`` in label units."""
-    input_scaler = Standardizer.from_dict(state["input_scaler"])
-    target_scaler = Standardizer.from_dict(state["target_scaler"])
-    with torch.inference_mode():
-        output = model(torch.tensor(input_scaler.transform(inputs), dtype=torch.float32)).numpy()
-    return target_scaler.inverse(output)
-
-
-def predict_angles(checkpoint: Path, angles: pd.DataFrame) -> pd.DataFrame:
-    """Predict every target for one sequence of the 10 angles (degrees) in ``angles``."""
-    model, state = load_checkpoint(checkpoint)
-    predicted = predict_segments(model, state, angles[state["input_names"]].to_numpy(float)[None])[0]
-    result = pd.DataFrame(predicted, columns=state["target_names"])
-    if "time" in angles:
-        result.insert(0, "time", angles["time"].to_numpy())
-    return result
 
 
 def evaluate_on(model: torch.nn.Module, state: dict, table: pd.DataFrame, name: str) -> Evaluation:

@@ -61,8 +61,8 @@ def segment_table(table: pd.DataFrame, inputs: list[str], targets: list[str], co
         raise ValueError("no sample could be cut from the dataset (trials shorter than one window?)")
     lengths = {s.shape[0] for s in samples_in}
     if len(lengths) > 1:  # cycles and windows mixed: bring windows to the cycle length
-        samples_in = [_normalise(s, CYCLE_POINTS) for s in samples_in]
-        samples_out = [_normalise(s, CYCLE_POINTS) for s in samples_out]
+        samples_in = [resample_to_points(s, CYCLE_POINTS) for s in samples_in]
+        samples_out = [resample_to_points(s, CYCLE_POINTS) for s in samples_out]
     return Segments(np.stack(samples_in), np.stack(samples_out), np.array(subjects), np.array(cadences),
                     np.array(trials))
 
@@ -71,7 +71,7 @@ def _cycles(rows: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> list[tuple[np.n
     if "stance_r" not in rows:
         return []
     strikes = heel_strikes(rows["stance_r"].to_numpy())
-    return [(_normalise(x[a:b + 1], CYCLE_POINTS), _normalise(y[a:b + 1], CYCLE_POINTS))
+    return [(resample_to_points(x[a:b + 1], CYCLE_POINTS), resample_to_points(y[a:b + 1], CYCLE_POINTS))
             for a, b in zip(strikes[:-1], strikes[1:]) if b - a >= 10]
 
 
@@ -79,7 +79,7 @@ def _windows(x: np.ndarray, y: np.ndarray, length: int, stride: int) -> list[tup
     return [(x[start:start + length], y[start:start + length]) for start in range(0, len(x) - length + 1, stride)]
 
 
-def _normalise(values: np.ndarray, n_points: int) -> np.ndarray:
+def resample_to_points(values: np.ndarray, n_points: int) -> np.ndarray:
     """Resample ``(n_frames, channels)`` linearly onto ``n_points`` equally spaced points."""
     old = np.linspace(0.0, 1.0, len(values))
     new = np.linspace(0.0, 1.0, n_points)

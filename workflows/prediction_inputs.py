@@ -22,6 +22,8 @@ _TIME_STEP_TOLERANCE = 1e-3
 def read_angles(path: Path, input_names: list[str], target_rate_hz: float) -> pd.DataFrame:
     """Return a DataFrame with ``time`` (s) and ``input_names`` (degrees) at ``target_rate_hz``.
 
+    A ``stance_r`` column (right foot contact, 0/1), when the file has one, is kept.
+
     Raises
     ------
     InputDataError
@@ -37,10 +39,12 @@ def read_angles(path: Path, input_names: list[str], target_rate_hz: float) -> pd
     missing = [name for name in input_names if name not in table.columns]
     if missing:
         raise InputDataError(path, f"angle column(s) missing: {', '.join(missing)} (the model needs {', '.join(input_names)})")
-    angles = table[["time", *input_names]].astype(float)
+    # A label table's right-foot contact column (if any) travels along: it gives the heel strikes.
+    extra = ["stance_r"] if "stance_r" in table.columns else []
+    angles = table[["time", *input_names, *extra]].astype(float)
     if len(angles) < 2:
         raise InputDataError(path, f"holds {len(angles)} frame(s); at least 2 are needed")
-    if not np.isfinite(angles.to_numpy()).all():
+    if not np.isfinite(angles[["time", *input_names]].to_numpy()).all():
         raise InputDataError(path, "angle columns hold NaN or infinite values; fill gaps before predicting")
     if in_degrees is False or (in_degrees is None and looks_like_radians(angles[input_names].to_numpy())):
         angles[input_names] = np.degrees(angles[input_names].to_numpy())
@@ -81,3 +85,36 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool | None]:
         table = read_opensim_table(path)
         return table, table_in_degrees(path)
     raise InputDataError(path, "expected an OpenSim .mot/.sto (IK output) or a .csv of the angles")
+
+
+def right_heel_strike_frames(angles: pd.DataFrame, angles_path: Path, grf_path: Path | None,
+                             heel_strike_times: str | None, contact_threshold_n: float = 20.0) -> np.ndarray:
+    """Right heel-strike frames of ``angles``: from a GRF file, explicit times, or a ``stance_r`` column.
+
+    Raises
+    ------
+    InputDataError
+        None of the three sources is available, or the times cannot be read.
+    """
+    times = angles["time"].to_numpy()
+    if heel_strike_times is not None:
+        try:
+            strike_times = [float(t) for t in heel_strike_times.split(",") if t.strip()]
+        except ValueError as error:
+            raise InputDataError(angles_path, f"--heel-strikes must be comma-separated seconds ({error})") from error
+    elif grf_path is not None:
+        from pipeline.config import GRFConfig  # OpenSim only when a GRF file is given
+        from pipeline.ground_reactions import read_grf
+
+        reactions = read_grf(grf_path, GRFConfig(), (times[0], times[-1]))
+        stance = reactions.stance("r", times, contact_threshold_n)
+        return np.flatnonzero(~stance[:-1] & stance[1:]) + 1
+    elif "stance_r" in angles.columns:
+        stance = angles["stance_r"].to_numpy() > 0.5
+        return np.flatnonzero(~stance[:-1] & stance[1:]) + 1
+    else:
+        raise InputDataError(angles_path, "the model predicts gait cycle by cycle: give the trial's GRF (--grf FILE.mot) "
+                                          "or the right heel strikes (--heel-strikes T1,T2,...)")
+    from surrogate.inference import right_heel_strikes_from_times
+
+    return right_heel_strikes_from_times(times, strike_times)

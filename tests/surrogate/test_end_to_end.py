@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from surrogate.config import TrainingConfig
-from surrogate.evaluate import evaluate_checkpoint, predict_angles
-from surrogate.train import train_from_config
+from surrogate.evaluate import evaluate_checkpoint
+from surrogate.inference import SequenceInputError, predict_angles, predict_segments
+from surrogate.segmentation import SegmentationConfig, heel_strikes, resample_to_points, segment_table
+from surrogate.train import load_checkpoint, train_from_config
 
 
 def _config(model: str) -> TrainingConfig:
@@ -46,9 +50,30 @@ def test_resumed_training_continues_from_the_last_epoch(labelled_dataset, tmp_pa
     assert resumed.epochs_run == 4
 
 
-def test_predict_angles_returns_every_target_for_a_sequence(labelled_dataset, tmp_path):
+def test_window_model_predicts_every_frame_of_a_sequence(labelled_dataset, tmp_path):
     result = train_from_config(_config("transformer"), labelled_dataset, tmp_path / "run")
     table = pd.read_parquet(labelled_dataset)
     angles = table[table["subject"].astype(str) == table["subject"].astype(str).iloc[0]].head(60)
     predicted = predict_angles(result.best_checkpoint, angles)
     assert len(predicted) == 60 and "hip_flexion_r_moment" in predicted and "glut_med1_r_force" in predicted
+    assert predicted.drop(columns="time").notna().all().all()
+
+
+def test_cycle_model_predicts_a_trial_cycle_by_cycle_as_in_evaluation(labelled_dataset, tmp_path):
+    config = dataclasses.replace(_config("lstm"), segmentation=SegmentationConfig(mode="cycles"))
+    result = train_from_config(config, labelled_dataset, tmp_path / "run")
+    model, state = load_checkpoint(result.best_checkpoint)
+    table = pd.read_parquet(labelled_dataset)
+    trial = table[table["subject"].astype(str) == "S01"].reset_index(drop=True)
+    strikes = heel_strikes(trial["stance_r"].to_numpy())
+    assert len(strikes) >= 2, "the fixture's trials hold a whole right gait cycle"
+    first, second = strikes[0], strikes[1]
+
+    predicted = predict_angles(result.best_checkpoint, trial, strikes).drop(columns="time").to_numpy()
+
+    cycle = segment_table(trial, state["input_names"], state["target_names"], SegmentationConfig("cycles"))
+    expected = resample_to_points(predict_segments(model, state, cycle.inputs[:1])[0], second - first + 1)
+    np.testing.assert_allclose(predicted[first:second], expected[:-1], rtol=1e-5, atol=1e-5)
+    assert np.isnan(predicted[:first]).all() and np.isnan(predicted[strikes[-1] + 1:]).all()
+    with pytest.raises(SequenceInputError, match="heel strikes"):
+        predict_angles(result.best_checkpoint, trial, strikes[:1])

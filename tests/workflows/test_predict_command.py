@@ -14,6 +14,9 @@ from surrogate.config import TrainingConfig
 from surrogate.train import train_from_config
 from workflows.cli import main
 
+ANGLES = [f"{joint}_{side}" for side in "rl" for joint in
+          ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle")]
+
 
 def test_predict_writes_csv_and_sto_for_an_angle_file(labelled_dataset, tmp_path):
     config = dataclasses.replace(TrainingConfig.from_yaml("surrogate/configs/lstm.yaml"), max_epochs=1,
@@ -32,3 +35,25 @@ def test_predict_writes_csv_and_sto_for_an_angle_file(labelled_dataset, tmp_path
     np.testing.assert_allclose(stored["psoas_l_force"].to_numpy(), predicted["psoas_l_force"].to_numpy(), atol=1e-6)
     summary = json.loads((tmp_path / "out.summary.json").read_text())
     assert summary["frames"] == 80 and summary["resampled_from_hz"] is None
+
+
+def test_predict_with_a_cycle_model_needs_heel_strikes_and_uses_the_grf(labelled_dataset, tmp_path, caplog):
+    config = dataclasses.replace(TrainingConfig.from_yaml("surrogate/configs/lstm.yaml"), max_epochs=1,
+                                 split_fractions=(0.34, 0.33, 0.33))
+    run = train_from_config(config, labelled_dataset, tmp_path / "run")
+    table = pd.read_parquet(labelled_dataset)
+    trial = table[table["subject"].astype(str) == "S01"]
+    csv = tmp_path / "angles.csv"
+    trial[["time", *ANGLES]].to_csv(csv, index=False)
+    assert main(["predict", str(run.best_checkpoint), str(csv)]) == 2
+    assert "--grf" in caplog.text and "angles.csv" in caplog.text
+
+    with_stance = tmp_path / "with_stance.csv"
+    trial[["time", *ANGLES, "stance_r"]].to_csv(with_stance, index=False)
+    assert main(["predict", str(run.best_checkpoint), str(with_stance), "--out", str(tmp_path / "a")]) == 0
+    from_grf = tmp_path / "from_grf"
+    grf = next((labelled_dataset.parent.parent / "cohort" / "S01" / "trials").glob("*/grf.mot"))
+    assert main(["predict", str(run.best_checkpoint), str(csv), "--grf", str(grf), "--out", str(from_grf)]) == 0
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "from_grf.csv")
+    assert 0 < a["psoas_r_force"].notna().sum() < len(a)
+    pd.testing.assert_frame_equal(a, b)

@@ -10,7 +10,13 @@ Predict hip muscle forces (N/kg) and hip joint moments (Nm/kg) for INPUT with a 
 surrogate. INPUT is an OpenSim IK .mot/.sto or a CSV with a `time` column and the 10 angle
 columns (hip_flexion_r, hip_adduction_r, hip_rotation_r, knee_angle_r, ankle_angle_r, and _l).
 Missing angle columns are named; angles in radians are detected and converted; other sampling
-rates are resampled to 100 Hz. Writes OUT.csv and OUT.sto (OpenSim storage) and OUT.summary.json.
+rates are resampled to 100 Hz.
+
+A model trained on gait cycles (the default) predicts cycle by cycle, so it needs the right
+heel strikes: from --grf (the trial's GRF .mot, right vertical force above 20 N), from
+--heel-strikes, or from a `stance_r` column of a CSV (as in gait2hip label tables). Frames
+outside whole cycles are left empty. Writes OUT.csv, OUT.sto (OpenSim storage) and
+OUT.summary.json.
 """
 RATE_HZ = 100.0
 
@@ -20,32 +26,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="best.pt of a training run")
     parser.add_argument("input", type=Path, metavar="INPUT", help="IK .mot/.sto or CSV of the 10 angles")
+    parser.add_argument("--grf", type=Path, default=None, metavar="MOT", help="GRF .mot for right heel strikes")
+    parser.add_argument("--heel-strikes", default=None, metavar="T1,T2,...",
+                        help="right heel-strike times in s, comma-separated")
     parser.add_argument("--out", type=Path, default=None, metavar="PATH",
                         help="output path without extension (default: INPUT's stem + _surrogate)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    import numpy as np
 
     from pipeline.atomic import write_atomically, write_json_atomically
-    from surrogate.evaluate import predict_angles
-    from workflows.prediction_inputs import read_angles
+    from pipeline.errors import InputDataError
+    from surrogate.inference import SequenceInputError, predict_sequence, segmentation_of
+    from surrogate.train import load_checkpoint
+    from workflows.prediction_inputs import read_angles, right_heel_strike_frames
 
-    state = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
+    model, state = load_checkpoint(args.checkpoint)
     angles = read_angles(args.input, state["input_names"], RATE_HZ)
-    predicted = predict_angles(args.checkpoint, angles)
+    strikes = None
+    if segmentation_of(state).mode == "cycles":
+        strikes = right_heel_strike_frames(angles, args.input, args.grf, args.heel_strikes)
+    try:
+        values = predict_sequence(model, state, angles[state["input_names"]].to_numpy(float), strikes)
+    except SequenceInputError as error:
+        raise InputDataError(args.input, str(error)) from error
+    predicted = {"time": angles["time"].to_numpy(), **dict(zip(state["target_names"], values.T))}
     out = args.out or args.input.with_name(f"{args.input.stem}_surrogate")
-    write_atomically(out.with_suffix(".csv"), lambda p: predicted.to_csv(p, index=False))
+    import pandas as pd
+
+    write_atomically(out.with_suffix(".csv"), lambda p: pd.DataFrame(predicted).to_csv(p, index=False))
+    covered = ~np.isnan(values[:, 0])
     from pipeline.storage import write_mot  # OpenSim's STO adapter, only for the .sto copy
 
-    write_mot(out.with_suffix(".sto"), {c: predicted[c].to_numpy() for c in predicted.columns[1:]},
-              predicted["time"].to_numpy(), in_degrees=False)
+    write_mot(out.with_suffix(".sto"), {name: column[covered] for name, column in list(predicted.items())[1:]},
+              predicted["time"][covered], in_degrees=False)
     write_json_atomically(out.with_suffix(".summary.json"), {
         "kind": "gait2hip.predict", "checkpoint": str(args.checkpoint), "input": str(args.input),
-        "frames": len(predicted), "rate_hz": RATE_HZ, "model": state["model"],
+        "frames": len(values), "frames_predicted": int(covered.sum()), "rate_hz": RATE_HZ, "model": state["model"],
+        "right_heel_strike_frames": None if strikes is None else [int(s) for s in strikes],
+        "units": {"forces": "N/kg", "moments": "Nm/kg"},
         "converted_from_radians": bool(angles.attrs.get("converted_from_radians", False)),
         "resampled_from_hz": angles.attrs.get("resampled_from_hz")})
-    print(f"{len(predicted)} frames → {out.with_suffix('.csv')} and {out.with_suffix('.sto')}"
-          + (" (input converted from radians)" if angles.attrs.get("converted_from_radians") else ""))
+    print(f"{int(covered.sum())} of {len(values)} frames predicted → {out.with_suffix('.csv')} and "
+          f"{out.with_suffix('.sto')}" + (" (input converted from radians)" if angles.attrs.get("converted_from_radians") else ""))
     return 0

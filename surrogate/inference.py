@@ -1,0 +1,118 @@
+"""Run a trained surrogate on whole trials, cut the way it was trained.
+
+A model trained on gait cycles (right heel strike to right heel strike, time-normalised to
+101 points) only ever saw cycles: a trial is cut at its right heel strikes, each cycle is
+predicted on 101 points and mapped back onto the trial's frames. A model trained on fixed
+windows is run on overlapping windows whose predictions are averaged. Frames no cycle
+covers (before the first and after the last heel strike) come back as NaN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from surrogate.preprocessing import Standardizer
+from surrogate.segmentation import CYCLE_POINTS, SegmentationConfig, resample_to_points
+
+# Shortest stretch between heel strikes taken as a gait cycle (frames), as in training.
+MIN_CYCLE_FRAMES = 10
+
+
+class SequenceInputError(ValueError):
+    """The sequence cannot be cut the way the model was trained (no heel strikes, too short)."""
+
+
+def predict_segments(model: torch.nn.Module, state: dict, inputs_deg: np.ndarray) -> np.ndarray:
+    """``(n, time, n_inputs)`` degrees → ``(n, time, n_targets)`` in label units (N/kg, Nm/kg)."""
+    input_scaler = Standardizer.from_dict(state["input_scaler"])
+    target_scaler = Standardizer.from_dict(state["target_scaler"])
+    with torch.inference_mode():
+        output = model(torch.tensor(input_scaler.transform(inputs_deg), dtype=torch.float32)).numpy()
+    return target_scaler.inverse(output)
+
+
+def segmentation_of(state: dict) -> SegmentationConfig:
+    """How the checkpoint's training data were cut."""
+    return SegmentationConfig(**state["training_config"]["segmentation"])
+
+
+def predict_sequence(model: torch.nn.Module, state: dict, angles_deg: np.ndarray,
+                     right_heel_strike_frames: np.ndarray | None = None) -> np.ndarray:
+    """Predict every target for one trial.
+
+    Parameters
+    ----------
+    angles_deg
+        ``(n_frames, n_inputs)`` joint angles in degrees, in the checkpoint's input order, at
+        the rate the labels had (100 Hz for the pipeline's labels).
+    right_heel_strike_frames
+        Frame indices of right heel strikes; required for cycle-trained models.
+
+    Returns
+    -------
+    ``(n_frames, n_targets)`` in label units; NaN on frames no cycle or window covers.
+
+    Raises
+    ------
+    SequenceInputError
+        Cycle model without two heel strikes a cycle apart; window model on fewer frames than a window.
+    """
+    segmentation = segmentation_of(state)
+    n_frames = len(angles_deg)
+    n_targets = len(state["target_names"])
+    if segmentation.mode == "cycles":
+        spans = _cycle_spans(right_heel_strike_frames)
+        inputs = np.stack([resample_to_points(angles_deg[a:b + 1], CYCLE_POINTS) for a, b in spans])
+    else:
+        spans = _window_spans(n_frames, segmentation.window_frames, segmentation.window_stride_frames)
+        inputs = np.stack([angles_deg[a:b + 1] for a, b in spans])
+    predicted = predict_segments(model, state, inputs)          # (n_segments, time, n_targets)
+    total, count = np.zeros((n_frames, n_targets)), np.zeros((n_frames, 1))
+    for (a, b), values in zip(spans, predicted):
+        total[a:b + 1] += resample_to_points(values, b - a + 1)
+        count[a:b + 1] += 1
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def predict_angles(checkpoint: Path, angles: pd.DataFrame,
+                   right_heel_strike_frames: np.ndarray | None = None) -> pd.DataFrame:
+    """Predict every target for one trial's angles (degrees) held in ``angles``; see :func:`predict_sequence`."""
+    from surrogate.train import load_checkpoint
+
+    model, state = load_checkpoint(checkpoint)
+    predicted = predict_sequence(model, state, angles[state["input_names"]].to_numpy(float), right_heel_strike_frames)
+    result = pd.DataFrame(predicted, columns=state["target_names"])
+    if "time" in angles:
+        result.insert(0, "time", angles["time"].to_numpy())
+    return result
+
+
+def right_heel_strikes_from_times(times_s: np.ndarray, heel_strike_times_s: list[float]) -> np.ndarray:
+    """Frame indices nearest to the given heel-strike times that fall inside the trial."""
+    times_s = np.asarray(times_s, dtype=float)
+    inside = [t for t in heel_strike_times_s if times_s[0] <= t <= times_s[-1]]
+    return np.unique([int(np.argmin(np.abs(times_s - t))) for t in inside]).astype(int)
+
+
+def _cycle_spans(right_heel_strike_frames: np.ndarray | None) -> list[tuple[int, int]]:
+    strikes = np.sort(np.asarray(right_heel_strike_frames if right_heel_strike_frames is not None else [], dtype=int))
+    spans = [(int(a), int(b)) for a, b in zip(strikes[:-1], strikes[1:]) if b - a >= MIN_CYCLE_FRAMES]
+    if not spans:
+        raise SequenceInputError(
+            "this model was trained on gait cycles: give at least two right heel strikes one cycle apart "
+            f"(got {len(strikes)} heel strike(s))")
+    return spans
+
+
+def _window_spans(n_frames: int, window: int, stride: int) -> list[tuple[int, int]]:
+    if n_frames < window:
+        raise SequenceInputError(f"this model was trained on {window}-frame windows; the trial has {n_frames} frames")
+    starts = list(range(0, n_frames - window + 1, stride))
+    if starts[-1] != n_frames - window:
+        starts.append(n_frames - window)
+    return [(start, start + window - 1) for start in starts]
