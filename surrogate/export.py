@@ -1,0 +1,73 @@
+"""Export a trained surrogate as a self-contained ``torch.export`` program (no gait2hip code needed to run it).
+
+The exported module takes joint angles in degrees, ``(batch, sequence_length, n_inputs)``, in
+the checkpoint's input order, and returns hip forces (N/kg) and moments (Nm/kg),
+``(batch, sequence_length, n_targets)``: the standardisation is folded in. The sequence length
+is fixed to what the model was trained on (101 points per gait cycle, or the window length),
+because export unrolls the selective scan for one length; the batch size is free. Names,
+units and the sequence length travel inside the file as ``gait2hip.json``::
+
+    extra = {"gait2hip.json": ""}
+    model = torch.export.load("model.pt2", extra_files=extra).module()
+
+(``torch.export`` is PyTorch's successor to TorchScript, which PyTorch 2.13 deprecates.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pipeline.atomic import write_atomically
+from surrogate.dataset import TARGET_UNITS
+from surrogate.inference import segmentation_of
+from surrogate.preprocessing import Standardizer
+from surrogate.segmentation import CYCLE_POINTS
+from surrogate.train import load_checkpoint
+
+METADATA_FILE = "gait2hip.json"
+
+
+class StandardisedSurrogate(nn.Module):
+    """A surrogate with its input and target standardisation as buffers: degrees in, label units out."""
+
+    def __init__(self, model: nn.Module, input_scaler: Standardizer, target_scaler: Standardizer):
+        super().__init__()
+        self.model = model
+        self.register_buffer("input_mean", torch.tensor(input_scaler.mean, dtype=torch.float32))
+        self.register_buffer("input_scale", torch.tensor(input_scaler.std, dtype=torch.float32))
+        self.register_buffer("target_mean", torch.tensor(target_scaler.mean, dtype=torch.float32))
+        self.register_buffer("target_scale", torch.tensor(target_scaler.std, dtype=torch.float32))
+
+    def forward(self, angles_deg: torch.Tensor) -> torch.Tensor:
+        standardised = (angles_deg - self.input_mean) / self.input_scale      # (B, T, n_inputs)
+        return self.model(standardised) * self.target_scale + self.target_mean  # (B, T, n_targets)
+
+
+MAX_BATCH = 65536
+
+
+def export_program(checkpoint: Path, out_path: Path) -> dict:
+    """Export the checkpoint's model to ``out_path`` (``.pt2``); return the embedded metadata."""
+    model, state = load_checkpoint(checkpoint)
+    segmentation = segmentation_of(state)
+    length = CYCLE_POINTS if segmentation.mode == "cycles" else segmentation.window_frames
+    wrapper = StandardisedSurrogate(model, Standardizer.from_dict(state["input_scaler"]),
+                                    Standardizer.from_dict(state["target_scaler"])).eval()
+    example = torch.zeros(2, length, len(state["input_names"]))
+    program = torch.export.export(wrapper, (example,),
+                                  dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},))
+    groups = state["target_groups"]
+    metadata = {
+        "format": "gait2hip.torch-export.v1", "model": state["model"], "sequence_length": length,
+        "segmentation": segmentation.mode, "input_names": state["input_names"], "input_unit": "deg",
+        "target_names": state["target_names"],
+        "target_units": {name: TARGET_UNITS[group] for group, names in groups.items() for name in names},
+        "source_checkpoint": str(checkpoint),
+    }
+    extra = {METADATA_FILE: json.dumps(metadata, indent=1)}
+    write_atomically(Path(out_path), lambda temporary: torch.export.save(program, str(temporary), extra_files=extra))
+    return metadata
