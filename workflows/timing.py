@@ -101,3 +101,39 @@ def time_inference(model: torch.nn.Module, n_inputs: int, *, sequence_length: in
 def _synchronise(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+def time_surrogate_on_trials(checkpoint: Path, table: pd.DataFrame, trial_keys: list[str], *, repetitions: int = 20,
+                             warm_up: int = 3) -> pd.DataFrame:
+    """Surrogate wall time on the same trials: every gait cycle of the trial predicted in one call.
+
+    ``table`` is the label dataset (angles in degrees, ``stance_r``); the timed call is what
+    ``gait2hip predict`` does after reading the file (cutting, standardising, the network,
+    mapping back to frames). One row per trial: ``trial_key, n_frames, median_s, min_s, max_s``.
+    """
+    from surrogate.inference import predict_sequence
+    from surrogate.segmentation import heel_strikes
+    from surrogate.train import load_checkpoint
+
+    model, state = load_checkpoint(checkpoint)
+    rows = []
+    for key in trial_keys:
+        subject, trial = key.split("/", 1)
+        frames = table[(table["subject"] == subject) & (table["trial"] == trial)]
+        angles = frames[state["input_names"]].to_numpy(float)
+        strikes = heel_strikes(frames["stance_r"].to_numpy())
+
+        def run() -> None:
+            predict_sequence(model, state, angles, strikes)
+
+        for _ in range(warm_up):
+            run()
+        times = []
+        for _ in range(repetitions):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        spread = SpreadSummary.of(times)
+        rows.append({"trial_key": key, "n_frames": len(frames), "median_s": spread.median, "min_s": spread.minimum,
+                     "max_s": spread.maximum})
+    return pd.DataFrame(rows)
