@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo: $(STAMP)
-	$(VENV)/bin/gait2hip demo --out runs/demo
+	$(VENV)/bin/gait2hip run workflows/demo.yaml
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_pipeline_stages.py

@@ -164,9 +164,16 @@ def _run_all(requests: dict[str, dict], options: BatchOptions, what: str) -> dic
             results[key] = result
             progress.update(1)
             if result["status"] == FAILED:
-                progress.write(f"  {key}: FAILED at {result.get('failed_stage')}: {result.get('error')}")
+                progress.write(f"  {key}: FAILED {failure_text(result)}")
     progress.close()
     return results
+
+
+def failure_text(result: dict) -> str:
+    """Where and why a task failed: the stage and error, or the QC checks it missed."""
+    if result.get("error"):
+        return f"at {result.get('failed_stage') or 'an unknown stage'}: {result['error']}"
+    return "QC: " + "; ".join(result.get("reasons") or ["no reason recorded"])
 
 
 def _run_one(key: str, request: dict, timeout_s: float | None) -> tuple[str, dict]:

@@ -25,6 +25,7 @@ def build_manifest(cohort: Cohort, trial_results: dict[str, dict[str, Any]], lab
     for subject in cohort.subjects:
         for trial in subject.trials:
             result = trial_results.get(trial.key, {})
+            qc_failed = result.get("status") == "failed" and not result.get("error")
             row: dict[str, Any] = {
                 "subject": subject.info.subject_id,
                 "trial": trial.trial_id,
@@ -34,8 +35,8 @@ def build_manifest(cohort: Cohort, trial_results: dict[str, dict[str, Any]], lab
                 "cadence_condition": trial.cadence_condition,
                 "cadence_steps_per_min": trial.cadence_steps_per_min,
                 "status": result.get("status", "failed"),
-                "failed_stage": result.get("failed_stage") or "",
-                "error": result.get("error") or "",
+                "failed_stage": result.get("failed_stage") or ("qc" if qc_failed else ""),
+                "error": result.get("error") or ("; ".join(result.get("reasons") or []) if qc_failed else ""),
                 "skipped": bool(result.get("skipped", False)),
                 "n_frames": int(result.get("n_frames") or 0),
                 "input_hash": result.get("input_hash", ""),

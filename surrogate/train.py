@@ -106,6 +106,7 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         "kind": "gait2hip.train", "model": config.model, "best_epoch": result.best_epoch,
         "best_validation_loss": result.best_validation_loss, "epochs_run": result.epochs_run,
         "seconds_per_epoch_median": result.seconds_per_epoch, "n_train_segments": len(train_x),
+        "n_parameters": sum(p.numel() for p in model.parameters()),
         "n_validation_segments": len(validation_x), "split": split.to_dict(), "config": config.to_dict()})
     write_atomically(out_dir / "history.json", lambda p: p.write_text(json.dumps(history, indent=1)))
     return result

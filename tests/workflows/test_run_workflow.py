@@ -1,0 +1,60 @@
+"""``gait2hip run``: the whole study on a tiny cohort, its report, reuse of finished steps, README section."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from workflows.cli import main
+from workflows.report import README_END, README_START, update_readme
+
+
+@pytest.fixture(scope="module")
+def finished_run(labelled_dataset, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("workflow")
+    workflow = {
+        "name": "tiny", "out": str(folder / "run"),
+        "cohort": {"folder": str(labelled_dataset.parent.parent / "cohort")},
+        "label": {"jobs": 2},
+        "train": {"models": ["lstm", "transformer", "mamba"], "max_epochs": 2, "split_fractions": [0.34, 0.33, 0.33]},
+        "evaluate": {"external_groups": ["antalgic-hip"]},
+        "timing": {"n_trials": 1, "repetitions": 1},
+    }
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(workflow))
+    assert main(["run", str(folder / "tiny.yaml")]) == 0
+    return folder
+
+
+def test_run_writes_a_report_with_every_model_and_the_runtime(finished_run):
+    run = finished_run / "run"
+    report = (run / "report.md").read_text()
+    assert "SYNTHETIC data" in report
+    for model in ("lstm", "transformer", "mamba"):
+        assert f"| {model} |" in report
+    assert "### test" in report and "### zero-shot" in report and "Generalisation gap" in report
+    assert "OpenSim path vs surrogate" in report and "speed-up" in report
+    assert "<table>" in (run / "report.html").read_text()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["labelling"]["failed"] == 0 and set(summary["checkpoints"]) == {"lstm", "transformer", "mamba"}
+    assert summary["timing"]["trials"] and summary["evaluations"]["mamba"]["generalisation_gap"]
+
+
+def test_second_run_reuses_labels_and_trained_models(finished_run, capsys):
+    checkpoint = finished_run / "run" / "models" / "lstm" / "best.pt"
+    before = checkpoint.stat().st_mtime_ns
+    assert main(["run", str(finished_run / "tiny.yaml")]) == 0
+    assert "lstm: up to date" in capsys.readouterr().out
+    assert checkpoint.stat().st_mtime_ns == before
+
+
+def test_readme_section_is_replaced_from_the_run(finished_run, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n\n{README_START}\nold numbers\n{README_END}\n\nafter\n")
+    update_readme(readme, finished_run / "run", "gait2hip run tiny.yaml")
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nbefore") and text.rstrip().endswith("after") and "old numbers" not in text
+    assert "| transformer |" in text and "do not edit by hand" in text
+    assert (tmp_path / "docs" / "results" / "tiny" / "timing.png").is_file()
+    assert "docs/results/tiny/timing.png" in text

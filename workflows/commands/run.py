@@ -1,0 +1,48 @@
+"""``gait2hip run WORKFLOW.yaml``: the whole study end to end, with a report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DESCRIPTION = """\
+Run a workflow file (workflows/demo.yaml, workflows/gait2hip60.yaml): synthesize the cohort
+(or use a lab cohort folder), label it with OpenSim (scale → IK → ID → SO, parallel,
+resumable), train every surrogate (LSTM, Transformer, Mamba) under one protocol, evaluate
+them on held-out healthy subjects and zero-shot on the external group, time OpenSim against
+the surrogates on the same trials, and write OUT/report.md, OUT/report.html and
+OUT/summary.json. Finished steps are reused on a re-run (--force redoes them).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run a workflow end to end (synth → label → train → evaluate → timing)",
+                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workflow", type=Path, metavar="WORKFLOW_YAML", help="workflow file")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="override the workflow's output folder")
+    parser.add_argument("--force", action="store_true", help="redo the cohort and the training even if up to date")
+    parser.add_argument("--update-readme", type=Path, default=None, metavar="README",
+                        help="replace the results section of README between its gait2hip markers")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import opensim
+
+    from workflows.report import update_readme
+    from workflows.run_workflow import run_workflow
+    from workflows.workflow_config import WorkflowConfig
+
+    opensim.Logger.removeFileSink()
+    opensim.Logger.setLevelString("warn")
+    config = WorkflowConfig.from_yaml(args.workflow)
+    if args.out is not None:
+        config = dataclasses.replace(config, out=str(args.out))
+    summary = run_workflow(config, force=args.force)
+    print((Path(summary["out"]) / "report.md").read_text().split("## Runtime")[0][-4000:])
+    if args.update_readme:
+        update_readme(args.update_readme, Path(summary["out"]), f"gait2hip run {args.workflow}")
+        print(f"updated the results section of {args.update_readme}")
+    return 0 if summary["labelling"]["failed"] == 0 else 1

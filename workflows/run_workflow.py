@@ -1,0 +1,152 @@
+"""``gait2hip run``: cohort → labels → surrogates (all models) → evaluation → timing → report.
+
+Steps that are already done are not redone: labelling resumes by input hashes, a model is
+not retrained when its run folder holds a summary for the same config and the same dataset
+bytes, and the cohort is not re-synthesized when its ``cohort.yaml`` records the same preset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from pipeline.atomic import write_json_atomically
+from workflows.workflow_config import WorkflowConfig
+
+SURROGATE_CONFIGS = Path(__file__).resolve().parents[1] / "surrogate" / "configs"
+
+
+def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Callable[[str], None] = print) -> dict:
+    """Run every step of ``config``; return the summary written to ``OUT/summary.json``."""
+    from pipeline.batch import BatchOptions, label_cohort
+    from pipeline.config import PipelineConfig
+    from surrogate.evaluate import evaluate_checkpoint
+    from workflows.report import write_report
+    from workflows.timing_study import run_timing_study
+
+    out = Path(config.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    step_seconds: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str, total: int = 6) -> Callable[[], None]:
+        number = len(step_seconds) + 1
+        progress(f"[{number}/{total}] {name} ...")
+        begin = time.perf_counter()
+
+        def done() -> None:
+            step_seconds[name] = time.perf_counter() - begin
+            progress(f"      {name}: {step_seconds[name]:.0f} s")
+        return done
+
+    done = step("cohort")
+    cohort_dir = _cohort(config, out, force, progress)
+    done()
+
+    done = step("label (OpenSim: scale → IK → ID → SO)")
+    pipeline_config = (PipelineConfig.from_yaml(config.label.pipeline_config) if config.label.pipeline_config
+                       else PipelineConfig())
+    report = label_cohort(cohort_dir, out / "labels", pipeline_config,
+                          BatchOptions(jobs=config.label.jobs, timeout_s=config.label.timeout_s))
+    progress(f"      {report.n_trials} trials: {report.n_ok} ok, {report.n_warn} warn, {report.n_failed} failed, "
+             f"{report.n_skipped} up to date")
+    if report.dataset_dir is None:
+        raise RuntimeError(f"no trial could be labelled; see {report.manifest_path}")
+    dataset = report.dataset_dir
+    done()
+
+    done = step(f"train ({', '.join(config.train.models)})")
+    checkpoints = {name: _train(name, config, dataset, out / "models" / name, force, progress)
+                   for name in config.train.models}
+    done()
+
+    done = step("evaluate (held-out test subjects; zero-shot " + ", ".join(config.evaluate.external_groups) + ")")
+    evaluations = {}
+    for name, checkpoint in checkpoints.items():
+        evaluations[name] = evaluate_checkpoint(checkpoint, dataset, out / "models" / name / "evaluation",
+                                                external_groups=tuple(config.evaluate.external_groups) or None)
+    done()
+
+    timing = None
+    if config.timing.n_trials > 0:
+        done = step("timing (OpenSim vs surrogates, same trials)")
+        timing = run_timing_study(cohort_dir, dataset, checkpoints, out / "timing", n_trials=config.timing.n_trials,
+                                  repetitions=config.timing.repetitions, config=pipeline_config,
+                                  progress=lambda message: progress(f"      {message}"))
+        done()
+
+    done = step("report")
+    summary = {"kind": "gait2hip.run", "workflow": config.to_dict(), "out": str(out), "cohort": str(cohort_dir),
+               "dataset": str(dataset), "labelling": {"trials": report.n_trials, "ok": report.n_ok,
+                                                      "warn": report.n_warn, "failed": report.n_failed,
+                                                      "wall_time_s": report.wall_time_s},
+               "checkpoints": {name: str(path) for name, path in checkpoints.items()},
+               "evaluations": evaluations, "timing": timing, "step_seconds": step_seconds}
+    write_report(out, summary)
+    done()
+    summary["step_seconds"] = step_seconds
+    summary["total_seconds"] = time.perf_counter() - started
+    write_json_atomically(out / "summary.json", summary)
+    progress(f"report: {out / 'report.md'} and {out / 'report.html'} ({summary['total_seconds'] / 60:.1f} min)")
+    return summary
+
+
+def _cohort(config: WorkflowConfig, out: Path, force: bool, progress: Callable[[str], None]) -> Path:
+    if config.cohort.folder:
+        progress(f"      using the cohort at {config.cohort.folder}")
+        return Path(config.cohort.folder).resolve()
+    from virtual_lab.cohort import synthesize_cohort
+    from virtual_lab.presets import CohortPreset
+
+    preset = CohortPreset.load(config.cohort.preset)
+    if config.cohort.seed is not None:
+        preset = dataclasses.replace(preset, seed=config.cohort.seed)
+    folder = out / "cohort"
+    existing = folder / "cohort.yaml"
+    if not force and existing.is_file():
+        recorded = (yaml.safe_load(existing.read_text()) or {}).get("generator", {}).get("preset")
+        if recorded == json.loads(json.dumps(preset.to_dict())):
+            progress(f"      synthetic cohort {preset.name!r} already in {folder}")
+            return folder
+    progress(f"      synthesizing the {preset.name!r} cohort (SYNTHETIC data, virtual gait lab) into {folder}")
+    synthesize_cohort(preset, folder)
+    return folder
+
+
+def _train(name: str, config: WorkflowConfig, dataset: Path, run_dir: Path, force: bool,
+           progress: Callable[[str], None]) -> Path:
+    from surrogate.config import TrainingConfig
+    from surrogate.train import train_from_config
+
+    training = TrainingConfig.from_yaml(SURROGATE_CONFIGS / f"{name}.yaml")
+    overrides = {"seed": config.train.seed}
+    for key in ("max_epochs", "patience", "split_fractions"):
+        if getattr(config.train, key) is not None:
+            overrides[key] = getattr(config.train, key)
+    training = dataclasses.replace(training, **overrides)
+    fingerprint = _fingerprint(training.to_dict(), dataset)
+    summary_path = run_dir / "summary.json"
+    if not force and summary_path.is_file() and (run_dir / "best.pt").is_file():
+        if json.loads(summary_path.read_text()).get("fingerprint") == fingerprint:
+            progress(f"      {name}: up to date in {run_dir}")
+            return run_dir / "best.pt"
+    result = train_from_config(training, dataset, run_dir)
+    recorded = json.loads(summary_path.read_text())
+    write_json_atomically(summary_path, {**recorded, "fingerprint": fingerprint})
+    progress(f"      {name}: best epoch {result.best_epoch} of {result.epochs_run}, "
+             f"{result.seconds_per_epoch:.2f} s/epoch")
+    return result.best_checkpoint
+
+
+def _fingerprint(training: dict, dataset: Path) -> str:
+    digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode())
+    for path in sorted(Path(dataset).rglob("*.parquet")):
+        digest.update(str(path.relative_to(dataset)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
