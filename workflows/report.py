@@ -48,9 +48,8 @@ def report_markdown(out: Path, summary: dict, figure_prefix: str = "") -> str:
               "| group | subjects | trials | cadence conditions |", "|---|---|---|---|"]
     lines += [f"| {g['group']} | {g['subjects']} | {g['trials']} | {g['cadences']} |" for g in cohort["groups"]]
     lines += ["", f"OpenSim labelling (scale → IK → ID → SO): {labelling['trials']} trials, {labelling['ok']} ok, "
-              f"{labelling['warn']} warn, {labelling['failed']} failed, {labelling['wall_time_s']:.0f} s "
-              f"with {summary['workflow']['label']['jobs']} jobs (labels reused from an earlier run count as "
-              "up to date).", ""]
+              f"{labelling['warn']} warn, {labelling['failed']} failed; {labelling.get('reused', 0)} reused from an "
+              f"earlier run; {labelling['wall_time_s']:.0f} s with {summary['workflow']['label']['jobs']} jobs.", ""]
     lines += ["## Surrogates: held-out healthy subjects and zero-shot", "",
               "Same subject-level split, same standardisation (fitted on training subjects), gait cycles of 101 "
               "points, same budget for every model; metrics per test subject, then mean ± SD over subjects. "
@@ -68,7 +67,7 @@ def report_markdown(out: Path, summary: dict, figure_prefix: str = "") -> str:
         lines += ["## Runtime: OpenSim path vs surrogate on the same trials", "",
                   (out / "timing" / "timing.md").read_text(), "",
                   f"![runtime, log scale]({figure_prefix}timing/timing.png)", ""]
-    lines += ["## Reproduce", "", "```", f"gait2hip run {summary['workflow']['name']}.yaml  # see workflows/", "```", "",
+    lines += ["## Reproduce", "", "```", summary.get("command", "gait2hip run WORKFLOW.yaml"), "```", "",
               "Step times: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in summary["step_seconds"].items()),
               ""]
     return "\n".join(lines)

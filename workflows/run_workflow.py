@@ -22,7 +22,8 @@ from workflows.workflow_config import WorkflowConfig
 SURROGATE_CONFIGS = Path(__file__).resolve().parents[1] / "surrogate" / "configs"
 
 
-def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Callable[[str], None] = print) -> dict:
+def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Callable[[str], None] = print,
+                 command: str = "gait2hip run WORKFLOW.yaml") -> dict:
     """Run every step of ``config``; return the summary written to ``OUT/summary.json``."""
     from pipeline.batch import BatchOptions, label_cohort
     from pipeline.config import PipelineConfig
@@ -82,10 +83,10 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
         done()
 
     done = step("report")
-    summary = {"kind": "gait2hip.run", "workflow": config.to_dict(), "out": str(out), "cohort": str(cohort_dir),
+    summary = {"kind": "gait2hip.run", "command": command, "workflow": config.to_dict(), "out": str(out), "cohort": str(cohort_dir),
                "dataset": str(dataset), "labelling": {"trials": report.n_trials, "ok": report.n_ok,
                                                       "warn": report.n_warn, "failed": report.n_failed,
-                                                      "wall_time_s": report.wall_time_s},
+                                                      "reused": report.n_skipped, "wall_time_s": report.wall_time_s},
                "checkpoints": {name: str(path) for name, path in checkpoints.items()},
                "evaluations": evaluations, "timing": timing, "step_seconds": step_seconds}
     write_report(out, summary)

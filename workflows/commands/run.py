@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     config = WorkflowConfig.from_yaml(args.workflow)
     if args.out is not None:
         config = dataclasses.replace(config, out=str(args.out))
-    summary = run_workflow(config, force=args.force)
+    summary = run_workflow(config, force=args.force, command=f"gait2hip run {args.workflow}")
     print((Path(summary["out"]) / "report.md").read_text().split("## Runtime")[0][-4000:])
     if args.update_readme:
         update_readme(args.update_readme, Path(summary["out"]), f"gait2hip run {args.workflow}")
