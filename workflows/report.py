@@ -50,6 +50,11 @@ def report_markdown(out: Path, summary: dict, figure_prefix: str = "") -> str:
     lines += ["", f"OpenSim labelling (scale → IK → ID → SO): {labelling['trials']} trials, {labelling['ok']} ok, "
               f"{labelling['warn']} warn, {labelling['failed']} failed; {labelling.get('reused', 0)} reused from an "
               f"earlier run; {labelling['wall_time_s']:.0f} s with {summary['workflow']['label']['jobs']} jobs.", ""]
+    failures = labelling.get("failures") or []
+    if failures:
+        lines += ["Left out of the dataset (listed in `labels/manifest.csv`):", ""]
+        lines += [f"- {f['subject']}/{f['trial']}: {f['failed_stage']}: {f['error']}" for f in failures]
+        lines.append("")
     lines += ["## Surrogates: held-out healthy subjects and zero-shot", "",
               "Same subject-level split, same standardisation (fitted on training subjects), gait cycles of 101 "
               "points, same budget for every model; metrics per test subject, then mean ± SD over subjects. "

@@ -17,7 +17,12 @@ from pathlib import Path
 import yaml
 
 from pipeline.atomic import write_json_atomically
+from pipeline.errors import Gait2HipError
 from workflows.workflow_config import WorkflowConfig
+
+class WorkflowError(Gait2HipError):
+    """A workflow step cannot go on (e.g. no labelled trial)."""
+
 
 SURROGATE_CONFIGS = Path(__file__).resolve().parents[1] / "surrogate" / "configs"
 
@@ -57,8 +62,11 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
                           BatchOptions(jobs=config.label.jobs, timeout_s=config.label.timeout_s))
     progress(f"      {report.n_trials} trials: {report.n_ok} ok, {report.n_warn} warn, {report.n_failed} failed, "
              f"{report.n_skipped} up to date")
-    if report.dataset_dir is None:
-        raise RuntimeError(f"no trial could be labelled; see {report.manifest_path}")
+    for failure in report.failures:
+        progress(f"      left out: {failure['subject']}/{failure['trial']} ({failure['failed_stage']}: {failure['error']})")
+    if report.dataset_dir is None or (report.n_failed and not config.label.tolerate_failures):
+        raise WorkflowError(f"labelling failed for {report.n_failed} of {report.n_trials} trials; "
+                            f"see {report.manifest_path}")
     dataset = report.dataset_dir
     done()
 
@@ -86,7 +94,8 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
     summary = {"kind": "gait2hip.run", "command": command, "workflow": config.to_dict(), "out": str(out), "cohort": str(cohort_dir),
                "dataset": str(dataset), "labelling": {"trials": report.n_trials, "ok": report.n_ok,
                                                       "warn": report.n_warn, "failed": report.n_failed,
-                                                      "reused": report.n_skipped, "wall_time_s": report.wall_time_s},
+                                                      "reused": report.n_skipped, "wall_time_s": report.wall_time_s,
+                                                      "failures": report.failures},
                "checkpoints": {name: str(path) for name, path in checkpoints.items()},
                "evaluations": evaluations, "timing": timing, "step_seconds": step_seconds}
     write_report(out, summary)

@@ -21,11 +21,16 @@ class CohortStep:
 
 @dataclass(frozen=True)
 class LabelStep:
-    """Batch labelling: parallel jobs and an optional pipeline settings YAML."""
+    """Batch labelling: parallel jobs and an optional pipeline settings YAML.
+
+    ``tolerate_failures``: trials that fail (an error or a QC fail limit) are left out of the
+    dataset and listed in the report, and the run goes on; ``false`` stops the run instead.
+    """
 
     jobs: int = 2
     pipeline_config: str | None = None
     timeout_s: float | None = None
+    tolerate_failures: bool = True
 
 
 @dataclass(frozen=True)
