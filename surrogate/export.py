@@ -2,7 +2,8 @@
 
 The exported module takes joint angles in degrees, ``(batch, sequence_length, n_inputs)``, in
 the checkpoint's input order, and returns hip forces (N/kg) and moments (Nm/kg),
-``(batch, sequence_length, n_targets)``: the standardisation is folded in. The sequence length
+``(batch, sequence_length, n_targets)``: the standardisation and the non-negative muscle
+forces are folded in. The sequence length
 is fixed to what the model was trained on (101 points per gait cycle, or the window length),
 because export unrolls the selective scan for one length; the batch size is free. Names,
 units and the sequence length travel inside the file as ``gait2hip.json``::
@@ -18,12 +19,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from pipeline.atomic import write_atomically
 from surrogate.dataset import TARGET_UNITS
-from surrogate.inference import segmentation_of
+from surrogate.inference import force_channel_mask, segmentation_of
 from surrogate.preprocessing import Standardizer
 from surrogate.segmentation import CYCLE_POINTS
 from surrogate.train import load_checkpoint
@@ -34,9 +36,11 @@ METADATA_FILE = "gait2hip.json"
 class StandardisedSurrogate(nn.Module):
     """A surrogate with its input and target standardisation as buffers: degrees in, label units out."""
 
-    def __init__(self, model: nn.Module, input_scaler: Standardizer, target_scaler: Standardizer):
+    def __init__(self, model: nn.Module, input_scaler: Standardizer, target_scaler: Standardizer,
+                 force_mask: np.ndarray):
         super().__init__()
         self.model = model
+        self.register_buffer("force_mask", torch.tensor(force_mask, dtype=torch.bool))
         self.register_buffer("input_mean", torch.tensor(input_scaler.mean, dtype=torch.float32))
         self.register_buffer("input_scale", torch.tensor(input_scaler.std, dtype=torch.float32))
         self.register_buffer("target_mean", torch.tensor(target_scaler.mean, dtype=torch.float32))
@@ -44,7 +48,8 @@ class StandardisedSurrogate(nn.Module):
 
     def forward(self, angles_deg: torch.Tensor) -> torch.Tensor:
         standardised = (angles_deg - self.input_mean) / self.input_scale      # (B, T, n_inputs)
-        return self.model(standardised) * self.target_scale + self.target_mean  # (B, T, n_targets)
+        output = self.model(standardised) * self.target_scale + self.target_mean  # (B, T, n_targets)
+        return torch.where(self.force_mask, output.clamp_min(0.0), output)       # muscles only pull
 
 
 MAX_BATCH = 65536
@@ -56,7 +61,7 @@ def export_program(checkpoint: Path, out_path: Path) -> dict:
     segmentation = segmentation_of(state)
     length = CYCLE_POINTS if segmentation.mode == "cycles" else segmentation.window_frames
     wrapper = StandardisedSurrogate(model, Standardizer.from_dict(state["input_scaler"]),
-                                    Standardizer.from_dict(state["target_scaler"])).eval()
+                                    Standardizer.from_dict(state["target_scaler"]), force_channel_mask(state)).eval()
     example = torch.zeros(2, length, len(state["input_names"]))
     program = torch.export.export(wrapper, (example,),
                                   dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},))

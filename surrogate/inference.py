@@ -27,12 +27,25 @@ class SequenceInputError(ValueError):
 
 
 def predict_segments(model: torch.nn.Module, state: dict, inputs_deg: np.ndarray) -> np.ndarray:
-    """``(n, time, n_inputs)`` degrees → ``(n, time, n_targets)`` in label units (N/kg, Nm/kg)."""
+    """``(n, time, n_inputs)`` degrees → ``(n, time, n_targets)`` in label units (N/kg, Nm/kg).
+
+    Muscle forces are clipped at 0 N/kg: a muscle only pulls (static optimization's forces are
+    never negative), whatever the regression says.
+    """
     input_scaler = Standardizer.from_dict(state["input_scaler"])
     target_scaler = Standardizer.from_dict(state["target_scaler"])
     with torch.inference_mode():
         output = model(torch.tensor(input_scaler.transform(inputs_deg), dtype=torch.float32)).numpy()
-    return target_scaler.inverse(output)
+    predicted = target_scaler.inverse(output)
+    forces = force_channel_mask(state)
+    predicted[..., forces] = np.maximum(predicted[..., forces], 0.0)
+    return predicted
+
+
+def force_channel_mask(state: dict) -> np.ndarray:
+    """``(n_targets,)`` bool: which targets are muscle forces (non-negative by physics)."""
+    forces = set(state["target_groups"].get("forces", []))
+    return np.array([name in forces for name in state["target_names"]], dtype=bool)
 
 
 def segmentation_of(state: dict) -> SegmentationConfig:

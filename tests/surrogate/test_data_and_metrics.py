@@ -64,3 +64,20 @@ def test_cycles_run_from_heel_strike_to_heel_strike_on_101_points():
     segments = segment_table(table, ["x"], ["y_moment"], SegmentationConfig())
     assert segments.inputs.shape == (1, 101, 1)  # strikes at frames 20 and 40: one whole cycle
     assert segments.inputs[0, 0, 0] == 20 and segments.inputs[0, -1, 0] == 40
+
+
+def test_predicted_muscle_forces_are_never_negative_but_moments_may_be():
+    import torch
+
+    from surrogate.inference import predict_segments
+
+    class MinusFive(torch.nn.Module):
+        def forward(self, inputs):
+            return torch.full((*inputs.shape[:2], 2), -5.0)
+
+    state = {"input_scaler": {"mean": [0.0] * 10, "std": [1.0] * 10},
+             "target_scaler": {"mean": [0.0, 0.0], "std": [1.0, 1.0]},
+             "target_names": ["glut_med1_r_force", "hip_flexion_r_moment"],
+             "target_groups": {"forces": ["glut_med1_r_force"], "moments": ["hip_flexion_r_moment"]}}
+    predicted = predict_segments(MinusFive(), state, np.zeros((2, 101, 10)))
+    assert (predicted[..., 0] == 0.0).all() and (predicted[..., 1] == -5.0).all()
