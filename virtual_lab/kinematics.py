@@ -1,10 +1,12 @@
-"""Joint-angle trajectories of a trial, and pelvis translation that keeps the stance foot planted.
+"""Joint-angle trajectories of a trial, and a first pelvis translation from the stance foot's pivot.
 
 Each leg follows the template at its own phase (the left half a cycle after the right), time-
 warped so its stance lasts the subject's stance fraction, with the subject's offsets and gains,
 cadence-dependent sagittal ranges, and stride-to-stride variability. The pelvis translation is
 then solved frame by frame: the foot that struck the ground last pivots about its heel, then
-about its toe, and the pelvis moves so that the pivot stays where it touched down.
+about its toe, and the pelvis moves so that the pivot stays where it touched down. That path
+is only a first guess: the template legs do not fit planted feet, and the motion that is
+finally written comes from whole-body IK on planted footprints (:mod:`virtual_lab.whole_body_ik`).
 """
 
 from __future__ import annotations
@@ -29,10 +31,9 @@ STRIDE_GAIN_SD = 0.02
 STRIDE_OFFSET_SD_DEG = 0.5
 # Heel marker height above the floor in quiet standing (m, for a generic-size foot).
 HEEL_MARKER_HEIGHT_M = 0.04
-# Low-pass of the solved pelvis translation (Hz). The template's angles do not put both feet
+# Low-pass of the first pelvis translation (Hz). The template's angles do not put both feet
 # exactly on the floor in double support, so the per-foot solutions disagree there by a few
-# cm; filtering keeps the pelvis (and so the whole-body acceleration and the GRFs) smooth, at
-# the price of some foot slip, which is measured and reported.
+# cm; filtering keeps this first path (which sets the footprints) smooth.
 PELVIS_TRANSLATION_CUTOFF_HZ = 4.0
 # Forward progression is smoothed harder: its jerks would move the centre of pressure.
 PELVIS_PROGRESSION_CUTOFF_HZ = 1.5
@@ -114,8 +115,8 @@ def _per_stride(rng: np.random.Generator, n_strides: int, sd: float, mean: float
 
 def solve_pelvis_translation(model: opensim.Model, times_s: np.ndarray, coordinates: dict[str, np.ndarray],
                              stride_time_s: float, stance_fraction: dict[str, float],
-                             foot_scale: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Return ``(pelvis_tx, pelvis_ty, foot_slip_m)`` keeping the weight-bearing pivot planted.
+                             foot_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(pelvis_tx, pelvis_ty)`` (m) that keep the weight-bearing pivot about planted.
 
     ``coordinates`` (rad) must hold every rotational coordinate; translations are solved here.
     """
@@ -172,8 +173,7 @@ def solve_pelvis_translation(model: opensim.Model, times_s: np.ndarray, coordina
     pelvis_ty = filtfilt(b, a, pelvis_ty)
     b, a = butter(2, PELVIS_PROGRESSION_CUTOFF_HZ / (rate_hz / 2))
     pelvis_tx = filtfilt(b, a, pelvis_tx)
-    slip = _foot_slip(relative, pelvis_tx, times_s, stride_time_s, stance_fraction, standing)
-    return pelvis_tx, pelvis_ty, slip
+    return pelvis_tx, pelvis_ty
 
 
 def right_foot_share(times_s: np.ndarray, stride_time_s: float, stance_fraction: dict[str, float]) -> np.ndarray:
@@ -188,30 +188,3 @@ def right_foot_share(times_s: np.ndarray, stride_time_s: float, stance_fraction:
     share[second] = 0.5 + 0.5 * np.cos(np.pi * (phase[second] - 0.5) / (right_toe_off - 0.5))
     share[phase >= right_toe_off] = 0.0
     return share
-
-
-def _foot_slip(relative: np.ndarray, pelvis_tx: np.ndarray, times_s: np.ndarray, stride_time_s: float,
-               stance_fraction: dict[str, float], standing: dict[int, tuple[float, float]]) -> float:
-    """Largest horizontal drift of each foot's lower point over a stretch it bears weight alone."""
-    worst = 0.0
-    for side_index, side in enumerate("rl"):
-        phase = leg_phase(times_s, stride_time_s, side) % 1.0
-        pivot_kind = (relative[:, side_index, 0, 1] - standing[side_index][0]
-                      <= relative[:, side_index, 1, 1] - standing[side_index][1])
-        pivot_x = np.where(pivot_kind, relative[:, side_index, 0, 0], relative[:, side_index, 1, 0]) + pelvis_tx
-        # Single support of this side: after the other foot's toe-off, before its heel strike.
-        other_stance = stance_fraction["l" if side == "r" else "r"]
-        single = (phase > other_stance - 0.5 + 0.02) & (phase < 0.48)
-        for kind in (True, False):
-            mask = single & (pivot_kind == kind)
-            for run in _runs(mask):
-                if len(run) > 1:
-                    worst = max(worst, float(np.ptp(pivot_x[run])))
-    return worst
-
-
-def _runs(mask: np.ndarray) -> list[np.ndarray]:
-    indices = np.flatnonzero(mask)
-    if indices.size == 0:
-        return []
-    return np.split(indices, np.flatnonzero(np.diff(indices) > 1) + 1)

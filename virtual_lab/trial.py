@@ -12,7 +12,11 @@ from scipy.signal import butter, filtfilt
 
 from virtual_lab.gait_template import GaitTemplate
 from virtual_lab.ground_reactions import share_between_feet, total_external_wrench
-from virtual_lab.kinematics import joint_angles_deg, leg_phase, solve_pelvis_translation
+from virtual_lab.foot_placement import (STANCE_FOOT_WEIGHT, marker_trajectories, plant_feet, stance_foot_slip_m,
+                                        target_marker_names)
+from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, joint_angles_deg, leg_phase, right_foot_share,
+                                    solve_pelvis_translation)
+from virtual_lab.whole_body_ik import solve_band_limited
 from virtual_lab.subjects import VirtualSubject
 from pipeline.storage import write_mot
 from virtual_lab.writers import grf_columns, write_trc
@@ -85,22 +89,35 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     angles_deg, stance_fraction = joint_angles_deg(subject, template, gait_times, stride_time_s,
                                                    cadence_steps_per_min, rng)
     padded = {name: np.radians(values) for name, values in angles_deg.items()}
-    pelvis_tx, pelvis_ty, slip = solve_pelvis_translation(model, gait_times, padded, stride_time_s, stance_fraction,
-                                                          subject.segment_scale["foot"])
+    pelvis_tx, pelvis_ty = solve_pelvis_translation(model, gait_times, padded, stride_time_s, stance_fraction,
+                                                     subject.segment_scale["foot"])
     padded.update(pelvis_tx=pelvis_tx - pelvis_tx[margin], pelvis_ty=pelvis_ty,
                   pelvis_tz=np.zeros(len(padded_times)))
     for name in ("subtalar_angle_r", "subtalar_angle_l", "mtp_angle_r", "mtp_angle_l"):
         padded[name] = np.zeros(len(padded_times))
     # Band-limit the whole motion well below the pipeline's 6 Hz low-pass, so that the
-    # accelerations ID sees are the ones the GRFs were derived from.
+    # accelerations ID sees are the ones the GRFs were derived from: the template first, so that
+    # the IK below corrects the motion as it will be filtered, and the IK's result again.
     b, a = butter(4, MOTION_BANDWIDTH_HZ / (settings.marker_rate_hz / 2))
     padded = {name: filtfilt(b, a, values) for name, values in padded.items()}
+    # The template on that first pelvis path does not keep the stance foot still: whole-body IK
+    # on planted footprints moves the pelvis and the legs together to plant it.
+    floor_heel_height_m = HEEL_MARKER_HEIGHT_M * subject.segment_scale["foot"]
+    right_share = right_foot_share(gait_times, stride_time_s, stance_fraction)
+    target_names = target_marker_names()
+    neutral = marker_trajectories(model, {"pelvis_ty": np.zeros(1)}, target_names)[0]
+    targets = plant_feet(marker_trajectories(model, padded, target_names), neutral, right_share, floor_heel_height_m)
+    padded = solve_band_limited(model, model_path, padded_times, targets, padded, lambda values: filtfilt(b, a, values),
+                                planted_weight=0.999 * STANCE_FOOT_WEIGHT)
     force_padded, moment_padded = total_external_wrench(model, padded_times, padded)
     trial_frames = slice(margin, margin + n_frames)
     times = padded_times[trial_frames]
     coordinates = {name: values[trial_frames] for name, values in padded.items()}
     force, moment = force_padded[trial_frames], moment_padded[trial_frames]
     names, positions = marker_positions(model, coordinates)
+    toe_above_heel_m = {side: neutral[target_names.index(f"{side.upper()}.Toe.Tip"), 1]
+                        - neutral[target_names.index(f"{side.upper()}.Heel"), 1] for side in "rl"}
+    slip = _foot_slip(names, positions, right_share[trial_frames], floor_heel_height_m, toe_above_heel_m)
     noisy = positions + settings.marker_noise_m * rng.standard_normal(positions.shape)
     if settings.soft_tissue_artefact_m > 0:
         phase = 2 * np.pi * times / stride_time_s
@@ -130,6 +147,15 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     truth_path = write_mot(truth_dir / f"{trial_id}_coordinates.mot", truth, times, in_degrees=True)
     return SynthesizedTrial(markers_path, grf_path, truth_path, stride_time_s, cadence_steps_per_min, slip,
                             grf.clamped_moment_nm, _events(times, lead_s, stride_time_s, stance_fraction))
+
+
+def _foot_slip(names: list[str], positions: np.ndarray, right_share: np.ndarray, floor_heel_height_m: float,
+               toe_above_heel_m: dict[str, float]) -> float:
+    """Stance-foot slip (m) of the written, noise-free markers ``(n_frames, n_markers, 3)``."""
+    index = {name: i for i, name in enumerate(names)}
+    heel = {side: positions[:, index[f"{side.upper()}.Heel"]] for side in "rl"}
+    toe = {side: positions[:, index[f"{side.upper()}.Toe.Tip"]] for side in "rl"}
+    return stance_foot_slip_m(heel, toe, right_share, floor_heel_height_m, toe_above_heel_m)
 
 
 def _events(times_s: np.ndarray, lead_s: float, stride_time_s: float,

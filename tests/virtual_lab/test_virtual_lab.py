@@ -84,7 +84,48 @@ def test_pipeline_recovers_the_generating_scale_and_angles_and_grfs_agree(small_
     assert report.checks["pelvis_residual_below_5_percent_bw"], report.to_dict()["worst"]
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation (issue 3 open): the template kinematics are not "
-                                       "balance-consistent, the solved stance foot slips several cm")
+@pytest.mark.xfail(strict=True, reason="known limitation (issue 3 open): planted below 1 cm at 90 and 110 "
+                                       "steps/min and antalgic, but at 130 the template's foot slaps down at heel-off "
+                                       "faster than the 4 Hz band-limit keeps, and the heel slides ~2 cm")
 def test_stance_foot_slip_is_below_one_centimetre(small_cohort):
     assert max(trial.foot_slip_m for trial in small_cohort.trials.values()) < 0.01
+
+
+AGREEMENT_TOLERANCE_DEG = 1.0   # Gauss–Newton vs OpenSim's IK solver, same cost, same frames (they differ by ~0.5°)
+AGREEMENT_TOLERANCE_M = 0.002
+
+
+def test_fast_whole_body_ik_agrees_with_opensims_solver(tmp_path, monkeypatch):
+    import numpy as np
+
+    from virtual_lab.foot_placement import MarkerTargets, marker_trajectories, target_marker_names
+    from virtual_lab.subject_model import build_subject_model
+    from virtual_lab.subjects import sample_healthy_subject
+    from virtual_lab import whole_body_ik
+    from virtual_lab.whole_body_ik import solve_whole_body, solve_whole_body_opensim
+    import opensim
+
+    # Both solved to convergence, so the comparison is of the optimum, not of the stopping rules.
+    monkeypatch.setattr(whole_body_ik, "SOLVER_ACCURACY", 1e-7)
+    monkeypatch.setattr(whole_body_ik, "GAUSS_NEWTON_STEP_TOLERANCE", 1e-8)
+    monkeypatch.setattr(whole_body_ik, "GAUSS_NEWTON_MAX_ITERATIONS", 30)
+
+    subject = sample_healthy_subject("T01", np.random.default_rng(3), 0.6)
+    model_path = build_subject_model(subject, tmp_path / "model.osim")
+    times = np.arange(41) / 100.0
+    swing = np.sin(2 * np.pi * times / 0.8)
+    template = {"hip_flexion_r": np.radians(20 * swing), "knee_angle_r": np.radians(-30 * (1 + swing) / 2),
+                "hip_flexion_l": np.radians(-20 * swing), "ankle_angle_l": np.radians(10 * swing),
+                "pelvis_ty": np.full(len(times), 0.95), "pelvis_tx": 1.2 * times}
+    names = target_marker_names()
+    positions = marker_trajectories(opensim.Model(str(model_path)), template, names)
+    positions[:, :3, 0] += 0.02 * times[:, None] / times[-1]   # the right foot's targets drift 2 cm forward
+    weights = np.tile(np.array([2000.0] * 3 + [20.0] * 3 + [1000.0] * 3), (len(times), 1))
+    targets = MarkerTargets(names, positions, weights)
+    fast = solve_whole_body(model_path, times, targets, template)
+    reference = solve_whole_body_opensim(model_path, times, targets, template)
+    frames = slice(0, None, 4)   # solved by both (the reference's 25 Hz grid)
+    for name in fast:
+        translation = name in ("pelvis_tx", "pelvis_ty", "pelvis_tz")
+        tolerance = AGREEMENT_TOLERANCE_M if translation else np.radians(AGREEMENT_TOLERANCE_DEG)
+        np.testing.assert_allclose(fast[name][frames], reference[name][frames], atol=tolerance, err_msg=name)

@@ -1,8 +1,12 @@
-"""``gait2hip run``: the whole study on a tiny cohort, its report, reuse of finished steps, README section."""
+"""``gait2hip run``: the whole study on a tiny cohort, its report, reuse of finished steps, README section.
+
+The cohort holds one broken trial: the run leaves it out, lists it in the report and goes on.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -14,9 +18,15 @@ from workflows.report import README_END, README_START, update_readme
 @pytest.fixture(scope="module")
 def finished_run(labelled_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("workflow")
+    cohort = folder / "cohort"
+    shutil.copytree(labelled_dataset.parent.parent / "cohort", cohort)
+    good_trial = next((cohort / "S01" / "trials").iterdir())
+    broken = shutil.copytree(good_trial, cohort / "S01" / "trials" / "broken_01")
+    (broken / "trial.yaml").write_text((broken / "trial.yaml").read_text().replace(good_trial.name, "broken_01"))
+    (broken / "grf.mot").write_text("not an OpenSim file\n")
     workflow = {
         "name": "tiny", "out": str(folder / "run"),
-        "cohort": {"folder": str(labelled_dataset.parent.parent / "cohort")},
+        "cohort": {"folder": str(cohort)},
         "label": {"jobs": 2},
         "train": {"models": ["lstm", "transformer", "mamba"], "max_epochs": 2, "split_fractions": [0.34, 0.33, 0.33]},
         "evaluate": {"external_groups": ["antalgic-hip"]},
@@ -37,7 +47,8 @@ def test_run_writes_a_report_with_every_model_and_the_runtime(finished_run):
     assert "OpenSim path vs surrogate" in report and "speed-up" in report
     assert "<table>" in (run / "report.html").read_text()
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["labelling"]["failed"] == 0 and set(summary["checkpoints"]) == {"lstm", "transformer", "mamba"}
+    assert summary["labelling"]["failed"] == 1 and set(summary["checkpoints"]) == {"lstm", "transformer", "mamba"}
+    assert "S01/broken_01" in report and "grf.mot" in report
     assert summary["timing"]["trials"] and summary["evaluations"]["mamba"]["generalisation_gap"]
 
 

@@ -1,0 +1,222 @@
+"""Marker targets for whole-body IK: planted stance feet that roll heel → flat → toe.
+
+The template's joint angles, put on a first pelvis path, give every marker a position (forward
+kinematics); those positions do not keep a stance foot still. Here each stance gets a
+footprint, fixed on the floor: heading from the template foot's mean yaw over the stance,
+position where the template foot is on average over the stance. While the foot is loaded its
+markers are held on that footprint, the foot rolling with the template's foot pitch about the
+heel marker (toe up) or the toe-tip marker (heel up), so the pivot stays on the floor at its
+standing height. Around the stance edges the targets blend smoothly back into the template's
+swing path, and the marker weights follow the foot's load share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import opensim
+
+# The three calcaneus markers that pin a foot: pivots (heel, toe tip) and one off the long
+# axis (lateral midfoot) for heading and roll.
+FOOT_MARKERS = ("Heel", "Toe.Tip", "Midfoot.Lat")
+# Pelvis markers: targets from the template on its first pelvis path. Weighted half as much as
+# a loaded foot's markers: weaker (tried 2–200), the pelvis lurches 4–9 cm forward within each
+# double support, where both footprints pin it, and the GRFs follow (peak fore-aft force up to
+# 1 BW); at this weight the legs take up the misfit and the pelvis stays within ~1 cm of its path.
+PELVIS_MARKERS = ("R.ASIS", "L.ASIS", "V.Sacral")
+# Marker weights: relative weights within IK's marker cost (the weighted mean squared error, m²).
+STANCE_FOOT_WEIGHT = 2000.0
+SWING_FOOT_WEIGHT = 20.0
+PELVIS_WEIGHT = 1000.0
+# A foot's targets are fully planted once it bears this share of the load (and stay planted
+# until its share falls back below it); in between they blend into the template's path.
+PLANTED_LOAD_SHARE = 1.0
+
+
+@dataclass(frozen=True)
+class MarkerTargets:
+    """IK marker targets on a time grid.
+
+    Attributes
+    ----------
+    names
+        Marker names, ``(n_markers,)``.
+    positions_m
+        ``(n_frames, n_markers, 3)`` ground positions (m).
+    weights
+        ``(n_frames, n_markers)`` IK weights (> 0).
+    """
+
+    names: list[str]
+    positions_m: np.ndarray
+    weights: np.ndarray
+
+
+def target_marker_names() -> list[str]:
+    """Names of the IK target markers: both feet's :data:`FOOT_MARKERS`, then the pelvis's."""
+    return [f"{side.upper()}.{point}" for side in "rl" for point in FOOT_MARKERS] + list(PELVIS_MARKERS)
+
+
+def marker_trajectories(model: opensim.Model, coordinates: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    """Forward kinematics of ``names`` over the frames of ``coordinates`` (rad, m): ``(n_frames, n, 3)`` m.
+
+    Coordinates not in ``coordinates`` are held at 0.
+    """
+    state = model.initSystem()
+    coordinate_set = model.getCoordinateSet()
+    for index in range(coordinate_set.getSize()):
+        coordinate_set.get(index).setValue(state, 0.0, False)
+    markers = [model.getMarkerSet().get(name) for name in names]
+    n_frames = len(next(iter(coordinates.values())))
+    positions = np.zeros((n_frames, len(names), 3))
+    handles = [(coordinate_set.get(name), values) for name, values in coordinates.items()]
+    for frame in range(n_frames):
+        for coordinate, values in handles:
+            coordinate.setValue(state, float(values[frame]), False)
+        model.realizePosition(state)
+        for index, marker in enumerate(markers):
+            location = marker.getLocationInGround(state)
+            positions[frame, index] = (location.get(0), location.get(1), location.get(2))
+    return positions
+
+
+def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray, right_share: np.ndarray,
+               floor_heel_height_m: float) -> MarkerTargets:
+    """IK targets with each loaded foot on a fixed footprint.
+
+    Parameters
+    ----------
+    template_positions_m
+        ``(n_frames, n_markers, 3)`` m, markers in :func:`target_marker_names` order, from the
+        template on its first pelvis path.
+    neutral_positions_m
+        ``(n_markers, 3)`` m, the same markers in the neutral (standing) pose.
+    right_share
+        ``(n_frames,)`` load share (0–1) of the right foot; the left carries the rest.
+    floor_heel_height_m
+        Height (m) of the heel marker standing on the floor.
+
+    Returns
+    -------
+    MarkerTargets
+    """
+    n_frames, n_markers, _ = template_positions_m.shape
+    positions = template_positions_m.copy()
+    weights = np.full((n_frames, n_markers), PELVIS_WEIGHT)
+    for side_index, share in enumerate((right_share, 1.0 - right_share)):
+        columns = slice(3 * side_index, 3 * side_index + 3)
+        template = template_positions_m[:, columns]
+        neutral = neutral_positions_m[columns]
+        planted = _smoothstep(np.clip(share / PLANTED_LOAD_SHARE, 0.0, 1.0))
+        yaw, pitch = _foot_yaw_pitch(template, neutral)
+        footprints = np.zeros((n_frames, 3, 3))
+        for run in _runs(share > 0.0):
+            weight = planted[run] + 1e-9
+            heading = float(np.sum(weight * yaw[run]) / np.sum(weight))
+            rolled = _rolled_foot(neutral, heading, pitch[run], floor_heel_height_m)  # heel footprint at x = z = 0
+            offset = np.sum(weight[:, None, None] * (template[run] - rolled), axis=0).sum(axis=0) / (3 * np.sum(weight))
+            offset[1] = 0.0
+            footprints[run] = rolled + offset
+        positions[:, columns] = planted[:, None, None] * footprints + (1.0 - planted[:, None, None]) * template
+        weights[:, columns] = (SWING_FOOT_WEIGHT + planted * (STANCE_FOOT_WEIGHT - SWING_FOOT_WEIGHT))[:, None]
+    return MarkerTargets(target_marker_names(), positions, weights)
+
+
+def _foot_yaw_pitch(points: np.ndarray, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Yaw (about +y) and pitch (about +z, toe up positive) of a foot relative to standing, rad.
+
+    ``points`` ``(n, 3, 3)`` and ``neutral`` ``(3, 3)``: heel, toe tip, lateral marker.
+    """
+    rotation = np.einsum("nij,kj->nik", _frame(points), _frame(neutral[None])[0])  # (n, 3, 3)
+    pitch = np.arcsin(np.clip(rotation[:, 1, 0], -1.0, 1.0))
+    yaw = np.arctan2(-rotation[:, 2, 0], rotation[:, 0, 0])
+    return yaw, pitch
+
+
+def _frame(points: np.ndarray) -> np.ndarray:
+    """Orthonormal foot frames ``(n, 3, 3)`` (columns: heel→toe, up, lateral) from heel, toe, lateral."""
+    along = points[:, 1] - points[:, 0]
+    along /= np.linalg.norm(along, axis=1, keepdims=True)
+    side = points[:, 2] - points[:, 0]
+    side -= np.sum(side * along, axis=1, keepdims=True) * along
+    side /= np.linalg.norm(side, axis=1, keepdims=True)
+    up = np.cross(side, along)
+    return np.stack([along, up, side], axis=2)
+
+
+def _rolled_foot(neutral: np.ndarray, heading: float, pitch: np.ndarray, heel_height_m: float) -> np.ndarray:
+    """Foot markers ``(n, 3, 3)`` with heading ``heading`` (rad) and the given pitch (rad, ``(n,)``).
+
+    Pitched toe up the foot turns about the heel marker, heel up about the toe-tip marker; the
+    heel footprint is at x = z = 0 and the pivot stays at its standing height.
+    """
+    offsets = neutral - neutral[0]                                   # heel-relative, standing
+    yaw_matrix = _rotation_y(heading)
+    pitch_matrices = np.array([_rotation_z(angle) for angle in pitch])  # (n, 3, 3)
+    heel = np.array([0.0, heel_height_m, 0.0])
+    toe_pivot = heel + yaw_matrix @ offsets[1]
+    heel_up = pitch < 0.0
+    pivot_offset = np.where(heel_up[:, None], offsets[1], 0.0)       # (n, 3)
+    pivot = np.where(heel_up[:, None], toe_pivot, heel)
+    relative = offsets[None] - pivot_offset[:, None]                  # (n, 3, 3)
+    turned = np.einsum("ij,njk,nmk->nmi", yaw_matrix, pitch_matrices, relative)
+    return pivot[:, None] + turned
+
+
+def _rotation_y(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def _rotation_z(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _runs(mask: np.ndarray) -> list[np.ndarray]:
+    """Index runs where ``mask`` holds."""
+    indices = np.flatnonzero(mask)
+    if indices.size == 0:
+        return []
+    return np.split(indices, np.flatnonzero(np.diff(indices) > 1) + 1)
+
+
+def stance_foot_slip_m(heel_m: dict[str, np.ndarray], toe_m: dict[str, np.ndarray], right_share: np.ndarray,
+                       floor_heel_height_m: float, toe_above_heel_m: dict[str, float]) -> float:
+    """Largest horizontal drift (m) of a loaded foot's pivot over single support.
+
+    Parameters
+    ----------
+    heel_m, toe_m
+        Side (``"r"``/``"l"``) → ``(n_frames, 3)`` heel and toe-tip marker positions (m) of the
+        motion as written (after band-limiting).
+    right_share
+        ``(n_frames,)`` right foot's load share; single support is where it is exactly 1 (right)
+        or 0 (left).
+    floor_heel_height_m
+        Standing heel-marker height (m).
+    toe_above_heel_m
+        Side → toe-tip marker height above the heel marker in standing (m).
+
+    Returns
+    -------
+    float
+        Over every stretch of single support where the pivot (whichever of heel and toe tip is
+        nearer its standing height) stays the same point, the largest horizontal (x, z) distance
+        between two of its positions; the largest over stretches and feet.
+    """
+    worst = 0.0
+    for side, single in (("r", right_share >= 1.0), ("l", right_share <= 0.0)):
+        heel, toe = heel_m[side], toe_m[side]
+        on_heel = (heel[:, 1] - floor_heel_height_m) <= (toe[:, 1] - floor_heel_height_m - toe_above_heel_m[side])
+        pivot = np.where(on_heel[:, None], heel, toe)[:, [0, 2]]
+        for kind in (True, False):
+            for run in _runs(single & (on_heel == kind)):
+                points = pivot[run]
+                worst = max(worst, float(np.max(np.linalg.norm(points[:, None] - points[None], axis=2))))
+    return worst
