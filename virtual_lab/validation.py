@@ -3,7 +3,8 @@
 For each subject: scaling must recover the generating segment scale factors (within 2 %);
 for each trial: IK must recover the generating joint angles (within 2° RMS), the stance foot
 must not slip (< 1 cm), and ID's peak pelvis residual force must stay below 5 % of body
-weight (the GRFs agree with the motion).
+weight and its peak residual moment below the pipeline's QC warn limit (the GRFs, centre of
+pressure included, agree with the motion).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class ValidationReport:
     worst_angle_rms_deg: float = 0.0
     worst_foot_slip_m: float = 0.0
     worst_residual_force_pct_bw: float = 0.0
+    worst_residual_moment_nm: float = 0.0
+    residual_moment_limit_nm: float = PipelineConfig().qc.residual_moment_warn_nm
     rows: list[dict] = field(default_factory=list)
 
     @property
@@ -46,6 +49,7 @@ class ValidationReport:
             "joint_angles_within_2_deg_rms": self.worst_angle_rms_deg <= ANGLE_RMS_TOLERANCE_DEG,
             "foot_slip_below_1_cm": self.worst_foot_slip_m < FOOT_SLIP_LIMIT_M,
             "pelvis_residual_below_5_percent_bw": self.worst_residual_force_pct_bw < RESIDUAL_FORCE_LIMIT_PCT_BW,
+            "pelvis_residual_moment_below_qc_warn": self.worst_residual_moment_nm < self.residual_moment_limit_nm,
         }
 
     @property
@@ -56,10 +60,12 @@ class ValidationReport:
         return {"passed": self.passed, "checks": self.checks,
                 "worst": {"scale_factor_relative_error": self.worst_scale_factor_error,
                           "joint_angle_rms_deg": self.worst_angle_rms_deg, "foot_slip_m": self.worst_foot_slip_m,
-                          "pelvis_residual_force_pct_bw": self.worst_residual_force_pct_bw},
+                          "pelvis_residual_force_pct_bw": self.worst_residual_force_pct_bw,
+                          "pelvis_residual_moment_nm": self.worst_residual_moment_nm},
                 "thresholds": {"scale_factor_relative_error": SCALE_FACTOR_TOLERANCE,
                                "joint_angle_rms_deg": ANGLE_RMS_TOLERANCE_DEG, "foot_slip_m": FOOT_SLIP_LIMIT_M,
-                               "pelvis_residual_force_pct_bw": RESIDUAL_FORCE_LIMIT_PCT_BW},
+                               "pelvis_residual_force_pct_bw": RESIDUAL_FORCE_LIMIT_PCT_BW,
+                               "pelvis_residual_moment_nm": self.residual_moment_limit_nm},
                 "rows": self.rows}
 
 
@@ -68,7 +74,7 @@ def validate_cohort(cohort_dir: Path, work_dir: Path, max_subjects: int | None =
     """Run scaling and labelling on (up to ``max_subjects``) subjects and compare with the truth."""
     config = config or PipelineConfig()
     cohort = discover_cohort(cohort_dir)
-    report = ValidationReport()
+    report = ValidationReport(residual_moment_limit_nm=config.qc.residual_moment_warn_nm)
     for subject in cohort.subjects[:max_subjects]:
         truth = subject.folder / "truth"
         true_scale = yaml.safe_load((truth / "scale_factors.yaml").read_text())["body_scale"]
@@ -87,6 +93,7 @@ def validate_cohort(cohort_dir: Path, work_dir: Path, max_subjects: int | None =
                 row["error"] = str(error)
                 report.rows.append(row)
                 report.worst_residual_force_pct_bw = float("inf")
+                report.worst_residual_moment_nm = float("inf")
                 continue
             estimated = read_opensim_table(result.ik_coordinates_path)
             generating = read_opensim_table(truth / f"{trial.trial_id}_coordinates.mot")
@@ -94,6 +101,8 @@ def validate_cohort(cohort_dir: Path, work_dir: Path, max_subjects: int | None =
                 float(np.sqrt(np.mean((estimated[name].to_numpy() - generating[name].to_numpy()) ** 2)))
                 for name in CHECKED_ANGLES)
             row["pelvis_residual_force_pct_bw"] = result.qc["peak_pelvis_residual_force_pct_bw"]
+            row["pelvis_residual_moment_nm"] = result.qc["peak_pelvis_residual_moment_nm"]
+            report.worst_residual_moment_nm = max(report.worst_residual_moment_nm, row["pelvis_residual_moment_nm"])
             report.worst_angle_rms_deg = max(report.worst_angle_rms_deg, row["joint_angle_rms_deg"])
             report.worst_foot_slip_m = max(report.worst_foot_slip_m, row["foot_slip_m"])
             report.worst_residual_force_pct_bw = max(report.worst_residual_force_pct_bw,
