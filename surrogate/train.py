@@ -97,7 +97,7 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
             best = {"loss": validation_loss, "epoch": epoch}
             _save(out_dir / BEST, {**checkpoint, "best": best})
         _save(out_dir / LAST, {**checkpoint, "best": best})
-        _log.info("epoch %d: train %.4f, validation %.4f", epoch, history[-1]["train_loss"], validation_loss)
+        _log.debug("epoch %d: train %.4f, validation %.4f", epoch, history[-1]["train_loss"], validation_loss)
         if epoch - best["epoch"] >= config.patience:
             break
     result = TrainResult(out_dir, out_dir / BEST, out_dir / LAST, best["epoch"], best["loss"], len(history),
