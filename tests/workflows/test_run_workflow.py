@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from workflows.cli import main
-from workflows.report import README_END, README_START, update_readme
+from workflows.report import readme_markers, update_readme
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,7 @@ def test_second_run_reuses_labels_and_trained_models(finished_run, capsys):
 
 def test_readme_section_is_replaced_from_the_run(finished_run, tmp_path):
     readme = tmp_path / "README.md"
+    README_START, README_END = readme_markers("tiny")
     readme.write_text(f"# Title\n\nbefore\n\n{README_START}\nold numbers\n{README_END}\n\nafter\n")
     update_readme(readme, finished_run / "run", "gait2hip run tiny.yaml")
     text = readme.read_text()
