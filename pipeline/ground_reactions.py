@@ -10,6 +10,7 @@ import opensim
 
 from pipeline.config import GRFConfig
 from pipeline.errors import InputDataError
+from pipeline.storage import check_opensim_header
 
 # Tolerance when comparing GRF and marker time ranges (s): a fraction of a frame at 1 kHz.
 _TIME_TOLERANCE_S = 1e-4
@@ -49,6 +50,7 @@ def read_grf(path: str | Path, config: GRFConfig, trial_time_range_s: tuple[floa
     path = Path(path)
     if not path.is_file():
         raise InputDataError(path, "ground reaction force file (.mot) not found")
+    check_opensim_header(path)
     try:
         table = opensim.TimeSeriesTable(str(path))
     except Exception as error:  # OpenSim raises its own RuntimeError subclasses

@@ -12,6 +12,19 @@ from pipeline.atomic import write_atomically
 from pipeline.errors import InputDataError
 
 
+def check_opensim_header(path: Path) -> None:
+    """Raise :class:`InputDataError` unless ``path`` has the ``endheader`` line of a ``.mot``/``.sto``.
+
+    OpenSim's STO reader does not return on a file without ``endheader`` (it keeps scanning),
+    so a file that is not a storage file at all must be rejected before it is handed over.
+    """
+    with open(path, "rb") as stream:
+        for line in stream:
+            if line.strip().lower() == b"endheader":
+                return
+    raise InputDataError(path, "not an OpenSim .mot/.sto file: no 'endheader' line")
+
+
 def read_opensim_table(path: str | Path) -> pd.DataFrame:
     """Return a ``.mot``/``.sto`` file as a DataFrame with a ``time`` column first.
 
@@ -21,6 +34,7 @@ def read_opensim_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputDataError(path, "OpenSim table not found")
+    check_opensim_header(path)
     try:
         table = opensim.TimeSeriesTable(str(path))
     except Exception as error:  # OpenSim raises RuntimeError subclasses

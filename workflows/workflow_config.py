@@ -23,13 +23,15 @@ class CohortStep:
 class LabelStep:
     """Batch labelling: parallel jobs and an optional pipeline settings YAML.
 
+    ``timeout_s``: a task still running after this is stopped and recorded as failed (default
+    30 min; a 10 s trial takes about 1.5 min on one core), so one hanging trial cannot stall a run.
     ``tolerate_failures``: trials that fail (an error or a QC fail limit) are left out of the
     dataset and listed in the report, and the run goes on; ``false`` stops the run instead.
     """
 
     jobs: int = 2
     pipeline_config: str | None = None
-    timeout_s: float | None = None
+    timeout_s: float | None = 1800.0
     tolerate_failures: bool = True
 
 
