@@ -10,7 +10,7 @@ import opensim
 
 from pipeline.config import GRFConfig
 from pipeline.errors import InputDataError
-from pipeline.storage import check_opensim_header
+from pipeline.storage import read_opensim_table
 
 # Tolerance when comparing GRF and marker time ranges (s): a fraction of a frame at 1 kHz.
 _TIME_TOLERANCE_S = 1e-4
@@ -50,20 +50,13 @@ def read_grf(path: str | Path, config: GRFConfig, trial_time_range_s: tuple[floa
     path = Path(path)
     if not path.is_file():
         raise InputDataError(path, "ground reaction force file (.mot) not found")
-    check_opensim_header(path)
-    try:
-        table = opensim.TimeSeriesTable(str(path))
-    except Exception as error:  # OpenSim raises its own RuntimeError subclasses
-        raise InputDataError(path, f"not a readable OpenSim .mot/.sto file ({error})") from error
-    labels = list(table.getColumnLabels())
+    table = read_opensim_table(path)
     needed = [name for force_set in config.force_sets for name in force_set.column_names()]
-    missing = [name for name in needed if name not in labels]
+    missing = [name for name in needed if name not in table.columns]
     if missing:
         raise InputDataError(path, f"GRF column(s) missing: {', '.join(missing)} (set grf.force_sets in the config to map your columns)")
-    times = np.asarray(table.getIndependentColumn(), dtype=float)
-    values = table.getMatrix().to_numpy()
-    used = values[:, [labels.index(name) for name in needed]]
-    if not np.isfinite(used).all():
+    times = table["time"].to_numpy()
+    if not np.isfinite(table[needed].to_numpy()).all():
         raise InputDataError(path, "GRF columns hold NaN or infinite values; export zeros where no foot is on a plate")
     start_s, end_s = trial_time_range_s
     if times[0] > start_s + _TIME_TOLERANCE_S or times[-1] < end_s - _TIME_TOLERANCE_S:
@@ -71,7 +64,7 @@ def read_grf(path: str | Path, config: GRFConfig, trial_time_range_s: tuple[floa
             path,
             f"GRF time range {times[0]:.3f}-{times[-1]:.3f} s does not cover the marker trial {start_s:.3f}-{end_s:.3f} s",
         )
-    vertical = {fs.side: values[:, labels.index(f"{fs.force_identifier}y")] for fs in config.force_sets}
+    vertical = {fs.side: table[f"{fs.force_identifier}y"].to_numpy() for fs in config.force_sets}
     return GroundReactions(times, vertical, path)
 
 

@@ -17,6 +17,7 @@ import torch
 
 from surrogate.preprocessing import Standardizer
 from surrogate.segmentation import CYCLE_POINTS, SegmentationConfig, resample_to_points
+from surrogate.train import load_checkpoint
 
 # Shortest stretch between heel strikes taken as a gait cycle (frames), as in training.
 MIN_CYCLE_FRAMES = 10
@@ -95,8 +96,6 @@ def predict_sequence(model: torch.nn.Module, state: dict, angles_deg: np.ndarray
 def predict_angles(checkpoint: Path, angles: pd.DataFrame,
                    right_heel_strike_frames: np.ndarray | None = None) -> pd.DataFrame:
     """Predict every target for one trial's angles (degrees) held in ``angles``; see :func:`predict_sequence`."""
-    from surrogate.train import load_checkpoint
-
     model, state = load_checkpoint(checkpoint)
     predicted = predict_sequence(model, state, angles[state["input_names"]].to_numpy(float), right_heel_strike_frames)
     result = pd.DataFrame(predicted, columns=state["target_names"])

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputDataError
+from surrogate.inference import right_heel_strikes_from_times
+from surrogate.segmentation import heel_strikes
 
 # A hip flexion or knee excursion of walking spans tens of degrees: if every angle of the
 # trial stays within ±π and the largest range is below this, the file is in radians.
@@ -107,14 +109,10 @@ def right_heel_strike_frames(angles: pd.DataFrame, angles_path: Path, grf_path: 
         from pipeline.ground_reactions import read_grf
 
         reactions = read_grf(grf_path, GRFConfig(), (times[0], times[-1]))
-        stance = reactions.stance("r", times, contact_threshold_n)
-        return np.flatnonzero(~stance[:-1] & stance[1:]) + 1
+        return heel_strikes(reactions.stance("r", times, contact_threshold_n))
     elif "stance_r" in angles.columns:
-        stance = angles["stance_r"].to_numpy() > 0.5
-        return np.flatnonzero(~stance[:-1] & stance[1:]) + 1
+        return heel_strikes(angles["stance_r"].to_numpy() > 0.5)
     else:
         raise InputDataError(angles_path, "the model predicts gait cycle by cycle: give the trial's GRF (--grf FILE.mot) "
                                           "or the right heel strikes (--heel-strikes T1,T2,...)")
-    from surrogate.inference import right_heel_strikes_from_times
-
     return right_heel_strikes_from_times(times, strike_times)

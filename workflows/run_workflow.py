@@ -41,9 +41,11 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
     step_seconds: dict[str, float] = {}
     started = time.perf_counter()
 
-    def step(name: str, total: int = 6) -> Callable[[], None]:
+    n_steps = 6 if config.timing.n_trials > 0 else 5
+
+    def step(name: str) -> Callable[[], None]:
         number = len(step_seconds) + 1
-        progress(f"[{number}/{total}] {name} ...")
+        progress(f"[{number}/{n_steps}] {name} ...")
         begin = time.perf_counter()
 
         def done() -> None:

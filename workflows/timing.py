@@ -103,19 +103,18 @@ def _synchronise(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_surrogate_on_trials(checkpoint: Path, table: pd.DataFrame, trial_keys: list[str], *, repetitions: int = 20,
-                             warm_up: int = 3) -> pd.DataFrame:
+def time_surrogate_on_trials(model: torch.nn.Module, state: dict, table: pd.DataFrame, trial_keys: list[str], *,
+                             repetitions: int = 20, warm_up: int = 3) -> pd.DataFrame:
     """Surrogate wall time on the same trials: every gait cycle of the trial predicted in one call.
 
-    ``table`` is the label dataset (angles in degrees, ``stance_r``); the timed call is what
+    ``model``/``state`` come from :func:`surrogate.train.load_checkpoint`. ``table`` is the
+    label dataset (angles in degrees, ``stance_r``); the timed call is what
     ``gait2hip predict`` does after reading the file (cutting, standardising, the network,
     mapping back to frames). One row per trial: ``trial_key, n_frames, median_s, min_s, max_s``.
     """
     from surrogate.inference import predict_sequence
     from surrogate.segmentation import heel_strikes
-    from surrogate.train import load_checkpoint
 
-    model, state = load_checkpoint(checkpoint)
     rows = []
     for key in trial_keys:
         subject, trial = key.split("/", 1)

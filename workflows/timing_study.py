@@ -36,8 +36,9 @@ def run_timing_study(cohort_dir: Path, dataset_dir: Path, checkpoints: dict[str,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = load_dataset(dataset_dir)
+    loaded = {name: load_checkpoint(checkpoint) for name, checkpoint in checkpoints.items()}
     if trial_keys is None:
-        _, state = load_checkpoint(next(iter(checkpoints.values())))
+        _, state = next(iter(loaded.values()))
         trial_keys = choose_trials(table, list(state["split"]["test"]), n_trials)
     progress(f"timing the OpenSim path on {len(trial_keys)} trial(s) × {repetitions} repetition(s): "
              f"{', '.join(trial_keys)}")
@@ -45,10 +46,9 @@ def run_timing_study(cohort_dir: Path, dataset_dir: Path, checkpoints: dict[str,
                                  progress=lambda message: progress(f"    {message}"))
     surrogate, inference = {}, []
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for name, checkpoint in checkpoints.items():
+    for name, (model, state) in loaded.items():
         progress(f"timing the {name} surrogate on the same trials ({', '.join(devices)})")
-        surrogate[name] = time_surrogate_on_trials(checkpoint, table, trial_keys)
-        model, state = load_checkpoint(checkpoint)
+        surrogate[name] = time_surrogate_on_trials(model, state, table, trial_keys)
         for device in devices:
             timing = time_inference(model, len(state["input_names"]), device=device)
             inference.append({"model": name, "device": device,

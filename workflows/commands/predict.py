@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
+    import pandas as pd
 
     from pipeline.atomic import write_atomically, write_json_atomically
     from pipeline.errors import InputDataError
@@ -54,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputDataError(args.input, str(error)) from error
     predicted = {"time": angles["time"].to_numpy(), **dict(zip(state["target_names"], values.T))}
     out = args.out or args.input.with_name(f"{args.input.stem}_surrogate")
-    import pandas as pd
-
     write_atomically(out.with_suffix(".csv"), lambda p: pd.DataFrame(predicted).to_csv(p, index=False))
     covered = ~np.isnan(values[:, 0])
     from pipeline.storage import write_mot  # OpenSim's STO adapter, only for the .sto copy
