@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    print(f"CPU, {torch.get_num_threads()} threads; epoch = {args.segments} cycles of 101 frames, batch 16")
+    print(f"CPU, {torch.get_num_threads()} threads; epoch = {args.segments} cycles of 101 frames, batch of each config")
     print(f"{'model':<12} {'parameters':>10} {'s/epoch':>9} {'latency ms (1 cycle)':>22} {'cycles/s (batch 64)':>20}")
     for name in sorted(MODELS):
         config = TrainingConfig.from_yaml(f"surrogate/configs/{name}.yaml")

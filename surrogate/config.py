@@ -23,8 +23,14 @@ class TrainingConfig(YamlConfig):
         Subject groups trained on (the dataset's ``group`` column); others are for zero-shot tests.
     split_fractions
         Train / validation / test shares of the subjects.
+    mirror_left_cycles
+        Add every training trial's left cycles, sides swapped, as more right-cycle samples
+        (``surrogate/augmentation.py``); validation and test keep the right cycles only.
     max_epochs, patience
         Stop after ``max_epochs`` or when the validation loss has not improved for ``patience`` epochs.
+    lr_reduce_patience
+        Halve the learning rate after this many epochs without a better validation loss
+        (0: constant learning rate).
     """
 
     model: str = "transformer"
@@ -34,10 +40,12 @@ class TrainingConfig(YamlConfig):
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     seed: int = 0
+    mirror_left_cycles: bool = True
     max_epochs: int = 150
     patience: int = 20
     batch_size: int = 16
     learning_rate: float = 2e-3
+    lr_reduce_patience: int = 0
     weight_decay: float = 1e-4
     num_threads: int = 2
 

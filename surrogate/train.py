@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from pipeline.atomic import write_atomically, write_json_atomically
+from surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
 from surrogate.config import TrainingConfig
 from surrogate.dataset import find_channels, load_dataset
 from surrogate.models.registry import build_model
@@ -48,6 +50,11 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         table = table[table["group"].isin(config.groups)]
     channels = find_channels(table, tuple(config.targets))
     split = split_subjects(table, tuple(config.split_fractions), config.seed)
+    if config.mirror_left_cycles:
+        # Segmented in the same call as the rest, so every sample gets the same length rule.
+        mirrored = mirror_sides(table[table["subject"].isin(split.train)])
+        table = pd.concat([table, mirrored.assign(trial=mirrored["trial"] + MIRRORED_TRIAL_SUFFIX)],
+                          ignore_index=True)
     segments = segment_table(table, list(channels.inputs), channels.target_names, config.segmentation)
     train = segments.select(np.isin(segments.subject, split.train))
     validation = segments.select(np.isin(segments.subject, split.validation))
@@ -61,6 +68,9 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
     validation_x, validation_y = tensors(validation)
     model = build_model(config.model, config.model_config, train_x.shape[-1], train_y.shape[-1])
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    # Halve the learning rate when validation stalls (0 keeps it constant): a plain, seed-free rule.
+    scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=config.lr_reduce_patience)
+                 if config.lr_reduce_patience > 0 else None)
     generator = torch.Generator().manual_seed(config.seed)
     meta = {"model": config.model, "model_config": config.model_config, "training_config": config.to_dict(),
             "input_names": list(channels.inputs), "target_names": channels.target_names,
@@ -72,11 +82,14 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         state = torch.load(out_dir / LAST, weights_only=False)
         model.load_state_dict(state["model_state"])
         optimizer.load_state_dict(state["optimizer_state"])
+        if scheduler is not None and state.get("scheduler_state") is not None:
+            scheduler.load_state_dict(state["scheduler_state"])
         generator.set_state(state["generator_state"])
         history, start_epoch, best = state["history"], state["epoch"] + 1, state["best"]
     epoch_times = []
     for epoch in range(start_epoch, config.max_epochs):
         started = time.perf_counter()
+        learning_rate = optimizer.param_groups[0]["lr"]   # this epoch's, before the plateau rule
         model.train()
         order = torch.randperm(len(train_x), generator=generator)
         train_loss = 0.0
@@ -89,10 +102,14 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         model.eval()
         with torch.no_grad():
             validation_loss = float(torch.nn.functional.mse_loss(model(validation_x), validation_y))
+        if scheduler is not None:
+            scheduler.step(validation_loss)
         epoch_times.append(time.perf_counter() - started)
-        history.append({"epoch": epoch, "train_loss": train_loss / len(train_x), "validation_loss": validation_loss})
+        history.append({"epoch": epoch, "train_loss": train_loss / len(train_x), "validation_loss": validation_loss,
+                        "learning_rate": learning_rate})
         checkpoint = {**meta, "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-                      "generator_state": generator.get_state(), "epoch": epoch, "history": history}
+                      "generator_state": generator.get_state(), "epoch": epoch, "history": history,
+                      "scheduler_state": scheduler.state_dict() if scheduler is not None else None}
         if validation_loss < best["loss"]:
             best = {"loss": validation_loss, "epoch": epoch}
             _save(out_dir / BEST, {**checkpoint, "best": best})

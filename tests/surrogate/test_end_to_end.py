@@ -77,3 +77,29 @@ def test_cycle_model_predicts_a_trial_cycle_by_cycle_as_in_evaluation(labelled_d
     assert np.isnan(predicted[:first]).all() and np.isnan(predicted[strikes[-1] + 1:]).all()
     with pytest.raises(SequenceInputError, match="heel strikes"):
         predict_angles(result.best_checkpoint, trial, strikes[:1])
+
+
+def test_left_cycles_mirrored_double_the_training_samples_only(labelled_dataset, tmp_path):
+    config = dataclasses.replace(_config("transformer"), max_epochs=1)
+    plain = train_from_config(dataclasses.replace(config, mirror_left_cycles=False), labelled_dataset, tmp_path / "a")
+    mirrored = train_from_config(config, labelled_dataset, tmp_path / "b")
+    plain_summary = json.loads((plain.run_dir / "summary.json").read_text())
+    mirrored_summary = json.loads((mirrored.run_dir / "summary.json").read_text())
+    assert mirrored_summary["n_train_segments"] == 2 * plain_summary["n_train_segments"]
+    assert mirrored_summary["n_validation_segments"] == plain_summary["n_validation_segments"]
+
+
+def test_learning_rate_halves_when_validation_stalls(labelled_dataset, tmp_path):
+    config = dataclasses.replace(_config("lstm"), max_epochs=12, patience=100, learning_rate=0.05, lr_reduce_patience=1)
+    result = train_from_config(config, labelled_dataset, tmp_path / "run")
+    history = json.loads((result.run_dir / "history.json").read_text())
+    # The rule, replayed on the recorded validation losses: halve after more than
+    # ``lr_reduce_patience`` epochs without a (relatively 1e-4) better loss.
+    expected, rate, best, stalled = [], 0.05, float("inf"), 0
+    for epoch in history:
+        expected.append(rate)
+        best, stalled = (epoch["validation_loss"], 0) if epoch["validation_loss"] < best * (1 - 1e-4) else (best, stalled + 1)
+        if stalled > config.lr_reduce_patience:
+            rate, stalled = rate / 2, 0
+    np.testing.assert_allclose([epoch["learning_rate"] for epoch in history], expected)
+    assert min(expected) < 0.05, "the run should stall at least once for the test to mean something"
