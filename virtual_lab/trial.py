@@ -24,6 +24,8 @@ from virtual_lab.writers import grf_columns, write_trc
 
 # Highest frequency content of the synthetic motion (Hz): below the pipeline's 6 Hz low-pass.
 MOTION_BANDWIDTH_HZ = 4.0
+# Translations (m); every other coordinate is a rotation, written to the truth in degrees.
+PELVIS_TRANSLATIONS = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
                          grf_times, in_degrees=False)
 
     truth_dir.mkdir(parents=True, exist_ok=True)
-    truth = {name: (np.degrees(values) if not name.startswith("pelvis_t") else values)
+    truth = {name: (values if name in PELVIS_TRANSLATIONS else np.degrees(values))
              for name, values in coordinates.items()}
     truth_path = write_mot(truth_dir / f"{trial_id}_coordinates.mot", truth, times, in_degrees=True)
     return SynthesizedTrial(markers_path, grf_path, truth_path, stride_time_s, cadence_steps_per_min, slip,
