@@ -35,7 +35,7 @@ def main() -> None:
         long = evaluation.long_metrics
         channel_r2[part] = long[long["metric"] == "r2"].groupby("channel")["value"].mean()
     channels = pd.DataFrame(channel_r2).sort_values("test")
-    print(f"\nlowest test R² (mean over subject × cadence), with the same channel's R² on the other parts:")
+    print("\nlowest test R² (mean over subject × cadence), with the same channel's R² on the other parts:")
     print(channels.head(args.worst).round(3).to_string())
 
 

@@ -18,6 +18,7 @@ import json
 import time
 from pathlib import Path
 
+from pipeline.atomic import write_json_atomically
 from surrogate.config import TrainingConfig
 from surrogate.train import train_from_config
 
@@ -64,10 +65,9 @@ def main() -> None:
         rows.append(row)
         print(f"{name:<42} {row['best_validation_loss']:>15.4f} {row['best_epoch']:>10d} {row['epochs_run']:>7d} "
               f"{row['n_train_segments']:>12d} {row['seconds']:>6.0f}", flush=True)
-    (args.out / "summary.json").write_text(json.dumps({"kind": "gait2hip.select_training_options",
-                                                       "dataset": str(args.dataset), "base_config": str(args.config),
-                                                       "split_fractions": list(args.split), "variants": rows},
-                                                      indent=1))
+    write_json_atomically(args.out / "summary.json", {
+        "kind": "gait2hip.select_training_options", "dataset": str(args.dataset), "base_config": str(args.config),
+        "split_fractions": list(args.split), "variants": rows})
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ class TrainingConfig(YamlConfig):
     mirror_left_cycles: bool = True
     max_epochs: int = 150
     patience: int = 20
-    batch_size: int = 16
+    batch_size: int = 8
     learning_rate: float = 2e-3
     lr_reduce_patience: int = 0
     weight_decay: float = 1e-4

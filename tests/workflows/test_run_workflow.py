@@ -62,8 +62,8 @@ def test_second_run_reuses_labels_and_trained_models(finished_run, capsys):
 
 def test_readme_section_is_replaced_from_the_run(finished_run, tmp_path):
     readme = tmp_path / "README.md"
-    README_START, README_END = readme_markers("tiny")
-    readme.write_text(f"# Title\n\nbefore\n\n{README_START}\nold numbers\n{README_END}\n\nafter\n")
+    start_marker, end_marker = readme_markers("tiny")
+    readme.write_text(f"# Title\n\nbefore\n\n{start_marker}\nold numbers\n{end_marker}\n\nafter\n")
     update_readme(readme, finished_run / "run", "gait2hip run tiny.yaml")
     text = readme.read_text()
     assert text.startswith("# Title\n\nbefore") and text.rstrip().endswith("after") and "old numbers" not in text
