@@ -12,7 +12,7 @@ swing path, and the marker weights follow the foot's load share.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import opensim
@@ -46,11 +46,16 @@ class MarkerTargets:
         ``(n_frames, n_markers, 3)`` ground positions (m).
     weights
         ``(n_frames, n_markers)`` IK weights (> 0).
+    footprints_m
+        Side (``"r"``/``"l"``) → ``(n_frames, 2, 3)`` floor points (y = 0) under the heel and
+        toe-tip markers of that stance's footprint, flat; NaN while the foot bears no load.
+        Empty when the targets have no footprints.
     """
 
     names: list[str]
     positions_m: np.ndarray
     weights: np.ndarray
+    footprints_m: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def target_marker_names() -> list[str]:
@@ -104,6 +109,7 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
     n_frames, n_markers, _ = template_positions_m.shape
     positions = template_positions_m.copy()
     weights = np.full((n_frames, n_markers), PELVIS_WEIGHT)
+    flat_footprints = {}
     for side_index, share in enumerate((right_share, 1.0 - right_share)):
         columns = slice(3 * side_index, 3 * side_index + 3)
         template = template_positions_m[:, columns]
@@ -111,6 +117,7 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
         planted = _smoothstep(np.clip(share / PLANTED_LOAD_SHARE, 0.0, 1.0))
         yaw, pitch = _foot_yaw_pitch(template, neutral)
         footprints = np.zeros((n_frames, 3, 3))
+        flat = np.full((n_frames, 2, 3), np.nan)
         for run in _runs(share > 0.0):
             weight = planted[run] + 1e-9
             heading = float(np.sum(weight * yaw[run]) / np.sum(weight))
@@ -118,9 +125,23 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
             offset = np.sum(weight[:, None, None] * (template[run] - rolled), axis=0).sum(axis=0) / (3 * np.sum(weight))
             offset[1] = 0.0
             footprints[run] = rolled + offset
+            flat[run] = (_rolled_foot(neutral, heading, np.zeros(1), floor_heel_height_m)[0, :2] + offset) * [1.0, 0.0, 1.0]
+        flat_footprints["rl"[side_index]] = flat
         positions[:, columns] = planted[:, None, None] * footprints + (1.0 - planted[:, None, None]) * template
         weights[:, columns] = (SWING_FOOT_WEIGHT + planted * (STANCE_FOOT_WEIGHT - SWING_FOOT_WEIGHT))[:, None]
-    return MarkerTargets(target_marker_names(), positions, weights)
+    return MarkerTargets(target_marker_names(), positions, weights, flat_footprints)
+
+
+def body_following_share(targets: MarkerTargets) -> np.ndarray:
+    """``(n_frames, n_markers)`` share (0–1) of a whole-body displacement each target follows.
+
+    The pelvis markers follow it fully, a foot's markers as far as the foot is unplanted (all of
+    it in swing, none while fully planted), read from their weights.
+    """
+    share = np.ones_like(targets.weights)
+    feet = slice(0, 2 * len(FOOT_MARKERS))
+    share[:, feet] = (STANCE_FOOT_WEIGHT - targets.weights[:, feet]) / (STANCE_FOOT_WEIGHT - SWING_FOOT_WEIGHT)
+    return np.clip(share, 0.0, 1.0)
 
 
 def _foot_yaw_pitch(points: np.ndarray, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
