@@ -123,7 +123,8 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     right_share = right_foot_share(gait_times, stride_time_s, stance_fraction)
     target_names = target_marker_names()
     neutral = marker_trajectories(model, {"pelvis_ty": np.zeros(1)}, target_names)[0]
-    targets = plant_feet(marker_trajectories(model, padded, target_names), neutral, right_share, floor_heel_height_m)
+    targets = plant_feet(marker_trajectories(model, padded, target_names), neutral, right_share, floor_heel_height_m,
+                         1.0 / settings.marker_rate_hz)
     planned_cop = plan_centre_of_pressure(targets.footprints_m, right_share)
 
     def balance_shift(coordinates: dict[str, np.ndarray]) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from virtual_lab.foot_placement import reach_share
 from virtual_lab.balance import (COP_HEEL_STRIKE_FRACTION, COP_TOE_OFF_FRACTION, FOOT_HALF_WIDTH_M,
                                  centre_of_mass_shift, centre_of_pressure, centre_of_pressure_outside_foot_m,
                                  plan_centre_of_pressure)
@@ -81,3 +82,13 @@ def test_double_support_split_keeps_each_cop_in_its_foot_and_the_total_wrench():
     for side in "rl":
         assert centre_of_pressure_outside_foot_m(grf.centre_of_pressure_m[side], *feet[side],
                                                  np.full(n, 700.0)) < TOLERANCE_M
+
+
+def test_reach_share_ramps_linearly_before_and_after_the_load():
+    share = np.zeros(20)
+    share[8:12] = 1.0
+    reached = reach_share(share, lead_frames=3, lag_frames=4)
+    np.testing.assert_allclose(reached[4:8], [0.0, 0.25, 0.5, 0.75])
+    np.testing.assert_allclose(reached[8:12], 1.0)
+    np.testing.assert_allclose(reached[12:17], [0.8, 0.6, 0.4, 0.2, 0.0])
+    assert np.all(reached[:4] == 0.0) and np.all(reached[17:] == 0.0)
