@@ -126,6 +126,9 @@ def _filtered_basis(times_s: np.ndarray, band_limit: Callable[[np.ndarray], np.n
     n_intervals = max(1, int(np.ceil((stop - start) / KNOT_SPACING_S)))
     spacing = (stop - start) / n_intervals
     knots = start + spacing * np.arange(-3, n_intervals + 4)
+    # Exact end knots: rounding in ``start + spacing * k`` can put ``stop`` a hair outside the
+    # base interval, which BSpline.design_matrix refuses (it did for a 1-cycle trial).
+    knots[3], knots[n_intervals + 3] = start, stop
     n_basis = len(knots) - 4
     raw = BSpline.design_matrix(np.clip(times_s, start, stop), knots, 3).toarray()   # (n_frames, n_basis)
     return np.column_stack([band_limit(raw[:, k]) for k in range(n_basis)])
