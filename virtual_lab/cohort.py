@@ -94,6 +94,7 @@ def _write_subject(subject: VirtualSubject, group: GroupSpec, preset: CohortPres
                                                    "events": result.events})
             _write_yaml(truth / f"{trial_id}_synthesis.yaml", {"foot_slip_m": result.foot_slip_m,
                                                                "cop_clamped_moment_nm": result.clamped_moment_nm,
+                                                               "cop_outside_foot_m": result.cop_outside_foot_m,
                                                                "stride_time_s": result.stride_time_s})
             written[f"{subject.subject_id}/{trial_id}"] = result
     return written

@@ -7,12 +7,13 @@ position where the template foot is on average over the stance. While the foot i
 markers are held on that footprint, the foot rolling with the template's foot pitch about the
 heel marker (toe up) or the toe-tip marker (heel up), so the pivot stays on the floor at its
 standing height. Around the stance edges the targets blend smoothly back into the template's
-swing path, and the marker weights follow the foot's load share.
+swing path: horizontally (and in weight) from a little before the foot takes load to a little
+after it has none left (:data:`REACH_LEAD_S`, :data:`REACH_LAG_S`), vertically with the load share.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import opensim
@@ -32,6 +33,19 @@ PELVIS_WEIGHT = 1000.0
 # A foot's targets are fully planted once it bears this share of the load (and stay planted
 # until its share falls back below it); in between they blend into the template's path.
 PLANTED_LOAD_SHARE = 1.0
+# A foot's horizontal targets (and its weight) reach its footprint this long (s) before it takes
+# load and let go of it this long after it has none left, tapering linearly (blended like the
+# load share). The motion is band-limited to 4 Hz and a foot cannot stop or start within a
+# double support: planted on the load share alone, at 130 steps/min the band-limited heel
+# arrived still sliding back 5–9 mm and left sliding forward, rising 1–1.5 cm, before heel-off
+# (slip 17.9 mm). Lead and lag scanned 0–0.15 and 0–0.3 s: at 0.12 and 0.20 s slip 3.9 / 3.0 /
+# 7.4 mm at 90 / 110 / 130 steps/min (antalgic 5.6 mm), COP outside the foot 0 / 0 / 8 mm (was
+# 0 / 10 / 44 mm); neighbouring values gave 7–9 mm of COP at 130, a 0.3 s lag 6 mm of slip but
+# 20 mm of COP, and the weight ramped with the load alone 13–19 mm. Each footprint's place is
+# still the template's: placing it where the band-limited foot arrives, or re-placing it between
+# IK passes, moved slip and COP by < 1 mm. A stance reaches at most halfway to the next.
+REACH_LEAD_S = 0.12
+REACH_LAG_S = 0.20
 
 
 @dataclass(frozen=True)
@@ -46,11 +60,16 @@ class MarkerTargets:
         ``(n_frames, n_markers, 3)`` ground positions (m).
     weights
         ``(n_frames, n_markers)`` IK weights (> 0).
+    footprints_m
+        Side (``"r"``/``"l"``) → ``(n_frames, 2, 3)`` floor points (y = 0) under the heel and
+        toe-tip markers of that stance's footprint, flat; NaN while the foot bears no load.
+        Empty when the targets have no footprints.
     """
 
     names: list[str]
     positions_m: np.ndarray
     weights: np.ndarray
+    footprints_m: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def target_marker_names() -> list[str]:
@@ -82,8 +101,12 @@ def marker_trajectories(model: opensim.Model, coordinates: dict[str, np.ndarray]
 
 
 def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray, right_share: np.ndarray,
-               floor_heel_height_m: float) -> MarkerTargets:
+               floor_heel_height_m: float, frame_interval_s: float) -> MarkerTargets:
     """IK targets with each loaded foot on a fixed footprint.
+
+    Horizontally a foot's targets are held on its footprint from :data:`REACH_LEAD_S` before
+    it takes load to :data:`REACH_LAG_S` after it has none left (:func:`reach_share`); its height
+    follows the load share alone, so the template's foot still lifts off and comes down.
 
     Parameters
     ----------
@@ -96,6 +119,8 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
         ``(n_frames,)`` load share (0–1) of the right foot; the left carries the rest.
     floor_heel_height_m
         Height (m) of the heel marker standing on the floor.
+    frame_interval_s
+        Time (s) between frames.
 
     Returns
     -------
@@ -104,23 +129,66 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
     n_frames, n_markers, _ = template_positions_m.shape
     positions = template_positions_m.copy()
     weights = np.full((n_frames, n_markers), PELVIS_WEIGHT)
+    flat_footprints = {}
+    lead = int(round(REACH_LEAD_S / frame_interval_s))
+    lag = int(round(REACH_LAG_S / frame_interval_s))
     for side_index, share in enumerate((right_share, 1.0 - right_share)):
         columns = slice(3 * side_index, 3 * side_index + 3)
         template = template_positions_m[:, columns]
         neutral = neutral_positions_m[columns]
         planted = _smoothstep(np.clip(share / PLANTED_LOAD_SHARE, 0.0, 1.0))
+        reached = np.zeros(n_frames)
         yaw, pitch = _foot_yaw_pitch(template, neutral)
         footprints = np.zeros((n_frames, 3, 3))
-        for run in _runs(share > 0.0):
+        flat = np.full((n_frames, 2, 3), np.nan)
+        stances = _runs(share > 0.0)
+        for number, run in enumerate(stances):
+            # The frames this footprint reaches, at most halfway to the neighbouring stances.
+            start = run[0] - lead if number == 0 else max(run[0] - lead, (stances[number - 1][-1] + run[0] + 1) // 2)
+            stop = run[-1] + 1 + lag if number == len(stances) - 1 else \
+                min(run[-1] + 1 + lag, (run[-1] + stances[number + 1][0] + 1) // 2)
+            reach = np.arange(max(0, start), min(n_frames, stop))
+            own = np.zeros(n_frames)
+            own[run] = share[run]
+            reached[reach] = _smoothstep(np.clip(reach_share(own, lead, lag)[reach] / PLANTED_LOAD_SHARE, 0.0, 1.0))
             weight = planted[run] + 1e-9
             heading = float(np.sum(weight * yaw[run]) / np.sum(weight))
             rolled = _rolled_foot(neutral, heading, pitch[run], floor_heel_height_m)  # heel footprint at x = z = 0
             offset = np.sum(weight[:, None, None] * (template[run] - rolled), axis=0).sum(axis=0) / (3 * np.sum(weight))
             offset[1] = 0.0
-            footprints[run] = rolled + offset
-        positions[:, columns] = planted[:, None, None] * footprints + (1.0 - planted[:, None, None]) * template
-        weights[:, columns] = (SWING_FOOT_WEIGHT + planted * (STANCE_FOOT_WEIGHT - SWING_FOOT_WEIGHT))[:, None]
-    return MarkerTargets(target_marker_names(), positions, weights)
+            footprints[reach] = _rolled_foot(neutral, heading, pitch[reach], floor_heel_height_m) + offset
+            flat[run] = (_rolled_foot(neutral, heading, np.zeros(1), floor_heel_height_m)[0, :2] + offset) * [1.0, 0.0, 1.0]
+        flat_footprints["rl"[side_index]] = flat
+        positions[:, columns] = reached[:, None, None] * footprints + (1.0 - reached[:, None, None]) * template
+        positions[:, columns, 1] = planted[:, None] * footprints[..., 1] + (1.0 - planted[:, None]) * template[..., 1]
+        weights[:, columns] = (SWING_FOOT_WEIGHT + reached * (STANCE_FOOT_WEIGHT - SWING_FOOT_WEIGHT))[:, None]
+    return MarkerTargets(target_marker_names(), positions, weights, flat_footprints)
+
+
+def reach_share(share: np.ndarray, lead_frames: int, lag_frames: int) -> np.ndarray:
+    """``(n_frames,)`` load share (0–1) reaching ``lead_frames`` earlier and ``lag_frames`` later.
+
+    At each frame the largest of ``share`` ``lead_frames`` ahead and ``lag_frames`` behind, each
+    frame's value scaled down linearly with its distance (to 0 one frame beyond the reach).
+    """
+    reached = share.copy()
+    for k in range(1, lead_frames + 1):
+        reached[:-k] = np.maximum(reached[:-k], share[k:] * (1.0 - k / (lead_frames + 1)))
+    for k in range(1, lag_frames + 1):
+        reached[k:] = np.maximum(reached[k:], share[:-k] * (1.0 - k / (lag_frames + 1)))
+    return reached
+
+
+def body_following_share(targets: MarkerTargets) -> np.ndarray:
+    """``(n_frames, n_markers)`` share (0–1) of a whole-body displacement each target follows.
+
+    The pelvis markers follow it fully, a foot's markers as far as the foot is unplanted (all of
+    it in swing, none while fully planted), read from their weights.
+    """
+    share = np.ones_like(targets.weights)
+    feet = slice(0, 2 * len(FOOT_MARKERS))
+    share[:, feet] = (STANCE_FOOT_WEIGHT - targets.weights[:, feet]) / (STANCE_FOOT_WEIGHT - SWING_FOOT_WEIGHT)
+    return np.clip(share, 0.0, 1.0)
 
 
 def _foot_yaw_pitch(points: np.ndarray, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,10 +22,14 @@ import numpy as np
 import opensim
 from scipy.interpolate import CubicSpline
 
+from virtual_lab.balance import centre_of_pressure
 from virtual_lab.kinematics import right_foot_share
+from virtual_lab.whole_body_ik import speed_indices
 
 STANDARD_GRAVITY_M_PER_S2 = 9.80665
 FOOT_HALF_WIDTH_M = 0.04
+# Rounds of clamping and redistribution of the split of the total COP between the feet.
+SPLIT_ROUNDS = 20
 
 
 @dataclass(frozen=True)
@@ -39,20 +43,43 @@ class GroundReactionForces:
     clamped_moment_nm: float                  # largest moment lost to keeping the COP in the foot
 
 
+@dataclass(frozen=True)
+class ExternalWrench:
+    """What the ground must supply for a motion, on its frames.
+
+    Attributes
+    ----------
+    force_n
+        ``(n, 3)`` total external force (N).
+    moment_nm
+        ``(n, 3)`` total external moment about the ground origin (Nm).
+    centre_of_mass_m
+        ``(n, 3)`` whole-body centre of mass (m).
+    mass_kg
+        Body mass (kg).
+    """
+
+    force_n: np.ndarray
+    moment_nm: np.ndarray
+    centre_of_mass_m: np.ndarray
+    mass_kg: float
+
+
 def total_external_wrench(model: opensim.Model, times_s: np.ndarray,
-                          coordinates: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``(force (n, 3) N, moment about ground origin (n, 3) Nm)`` the ground must supply."""
+                          coordinates: dict[str, np.ndarray]) -> ExternalWrench:
+    """The wrench the ground must supply for ``coordinates`` (name → ``(n,)`` rad, m) on ``times_s``."""
     state = model.initSystem()
-    coordinate_set = model.getCoordinateSet()
-    speeds = {name: CubicSpline(times_s, values).derivative()(times_s) for name, values in coordinates.items()}
-    matter = model.getMatterSubsystem()
+    indices = speed_indices(model, state)
     n_frames = len(times_s)
+    q = np.zeros((n_frames, state.getNQ()))
+    for name, values in coordinates.items():
+        q[:, indices[name]] = values
+    u = CubicSpline(times_s, q).derivative()(times_s)   # every joint of gait2392 has u = q̇
+    matter = model.getMatterSubsystem()
     linear, angular, com = np.zeros((n_frames, 3)), np.zeros((n_frames, 3)), np.zeros((n_frames, 3))
     for frame in range(n_frames):
-        for name, values in coordinates.items():
-            coordinate = coordinate_set.get(name)
-            coordinate.setValue(state, float(values[frame]), False)
-            coordinate.setSpeedValue(state, float(speeds[name][frame]))
+        state.setQ(opensim.Vector(q[frame]))
+        state.setU(opensim.Vector(u[frame]))
         model.realizeVelocity(state)
         momentum = matter.calcSystemMomentumAboutGroundOrigin(state)
         angular[frame] = [momentum.get(0).get(i) for i in range(3)]
@@ -63,7 +90,7 @@ def total_external_wrench(model: opensim.Model, times_s: np.ndarray,
     gravity = np.array([0.0, -STANDARD_GRAVITY_M_PER_S2, 0.0])
     force = CubicSpline(times_s, linear).derivative()(times_s) - mass * gravity
     moment = CubicSpline(times_s, angular).derivative()(times_s) - np.cross(com, mass * gravity)
-    return force, moment
+    return ExternalWrench(force, moment, com, mass)
 
 
 def share_between_feet(times_s: np.ndarray, force: np.ndarray, moment: np.ndarray, stride_time_s: float,
@@ -73,16 +100,18 @@ def share_between_feet(times_s: np.ndarray, force: np.ndarray, moment: np.ndarra
 
     ``foot_points[side] = (heel (n, 3), toe (n, 3))`` ground positions that bound the COP when
     ``keep_cop_in_foot``; otherwise each COP is where the dynamics put it, so the GRFs explain
-    the motion exactly, even where the COP leaves the foot.
+    the motion exactly, even where the COP leaves the foot. In double support the dynamics fix
+    only the load-weighted mean of the two COPs; the split keeps each inside its foot where
+    that mean allows it (:func:`_split_inside_feet`), the total wrench unchanged.
     """
     share_r = right_foot_share(times_s, stride_time_s, stance_fraction)
     shares = {"r": share_r, "l": 1.0 - share_r}
-    vertical = np.where(np.abs(force[:, 1]) > 1e-6, force[:, 1], 1e-6)
-    centre = np.column_stack([moment[:, 2] / vertical, np.zeros(len(times_s)), -moment[:, 0] / vertical])
+    centre = centre_of_pressure(force, moment)
     foot_centre = {side: 0.5 * (heel + toe) for side, (heel, toe) in foot_points.items()}
     offset = foot_centre["r"] - foot_centre["l"]
     offset[:, 1] = 0.0
     targets = {"r": centre + (1.0 - share_r)[:, None] * offset, "l": centre - share_r[:, None] * offset}
+    targets = _split_inside_feet(centre, shares, targets, foot_points)
     forces, pressures, free, lost = {}, {}, {}, np.zeros(len(times_s))
     for side in "rl":
         forces[side] = shares[side][:, None] * force
@@ -95,6 +124,33 @@ def share_between_feet(times_s: np.ndarray, force: np.ndarray, moment: np.ndarra
         free[side] = np.zeros((len(times_s), 3))
         free[side][:, 1] = shares[side] * free_total
     return GroundReactionForces(times_s, forces, pressures, free, float(lost.max()))
+
+
+def _split_inside_feet(centre: np.ndarray, shares: dict[str, np.ndarray], first: dict[str, np.ndarray],
+                       foot_points: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Each foot's COP ``(n, 3)`` m, kept inside its outline where the total COP allows it.
+
+    In double support the whole-body dynamics fix only the total COP ``centre``, the feet's
+    COPs weighted by their load ``shares``; the split ``first`` (each foot's COP the same
+    offset from its foot centre) can leave one foot's COP outside its outline while the other
+    foot has room. Each round clamps both COPs into their outlines (:func:`_clamp_to_foot`) and
+    hands what the clamping took from the total to both feet; whatever remains after
+    :data:`SPLIT_ROUNDS` rounds (a total COP outside what the feet can reach together) is
+    handed to both feet as in ``first``, so the weighted sum stays exactly ``centre``. In single
+    support the loaded foot's COP is ``centre`` whatever it is.
+    """
+    double = np.flatnonzero((shares["r"] > 0.0) & (shares["r"] < 1.0))
+    pressures = {side: first[side][double] for side in "rl"}
+    for _ in range(SPLIT_ROUNDS):
+        pressures = {side: _clamp_to_foot(pressures[side], *(points[double] for points in foot_points[side]))
+                     for side in "rl"}
+        missing = centre[double] - sum(shares[side][double, None] * pressures[side] for side in "rl")
+        missing[:, 1] = 0.0
+        pressures = {side: pressures[side] + missing for side in "rl"}
+    split = {side: first[side].copy() for side in "rl"}
+    for side in "rl":
+        split[side][double] = pressures[side]
+    return split
 
 
 def _clamp_to_foot(points: np.ndarray, heel: np.ndarray, toe: np.ndarray) -> np.ndarray:

@@ -103,7 +103,6 @@ def joint_angles_deg(subject: VirtualSubject, template: GaitTemplate, times_s: n
         angles[name] = curve(right_phase)
     angles["pelvis_list"] = angles["pelvis_list"] + subject.traits.pelvis_list_offset_deg
     angles["lumbar_bending"] = angles["lumbar_bending"] + subject.traits.lumbar_bending_offset_deg
-    angles["lumbar_extension"] = np.zeros_like(times_s)
     return angles, stance_fraction
 
 

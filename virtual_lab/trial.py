@@ -12,11 +12,13 @@ from scipy.signal import butter, filtfilt
 
 from virtual_lab.gait_template import GaitTemplate
 from virtual_lab.ground_reactions import share_between_feet, total_external_wrench
-from virtual_lab.foot_placement import (STANCE_FOOT_WEIGHT, marker_trajectories, plant_feet, stance_foot_slip_m,
+from virtual_lab.balance import (centre_of_mass_shift, centre_of_pressure, centre_of_pressure_outside_foot_m,
+                                 plan_centre_of_pressure)
+from virtual_lab.foot_placement import (STANCE_FOOT_WEIGHT, body_following_share, marker_trajectories, plant_feet, stance_foot_slip_m,
                                         target_marker_names)
 from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, joint_angles_deg, leg_phase, right_foot_share,
                                     solve_pelvis_translation)
-from virtual_lab.whole_body_ik import solve_band_limited
+from virtual_lab.whole_body_ik import PELVIS_TRANSLATIONS, solve_band_limited
 from virtual_lab.subjects import VirtualSubject
 from pipeline.storage import write_mot
 from virtual_lab.writers import grf_columns, write_trc
@@ -24,13 +26,24 @@ from virtual_lab.writers import grf_columns, write_trc
 
 # Highest frequency content of the synthetic motion (Hz): below the pipeline's 6 Hz low-pass.
 MOTION_BANDWIDTH_HZ = 4.0
-# Translations (m); every other coordinate is a rotation, written to the truth in degrees.
-PELVIS_TRANSLATIONS = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
+# Whole-body IK passes: each after the first re-aims the planted feet and the balance.
+IK_PASSES = 3
+# How far the centre of mass moves when the pelvis targets move (feet planted): the stance leg
+# stays behind.
+COM_SHIFT_PER_PELVIS_SHIFT = 0.85
+# OpenSim's low-pass of the ID and SO tools (``Storage::lowpassIIR``): a 3rd-order Butterworth
+# run forwards and backwards (its gain on sinusoids agrees within 0.5 %, 2–8 Hz).
+ANALYSIS_FILTER_ORDER = 3
 
 
 @dataclass(frozen=True)
 class TrialSettings:
-    """How a trial is recorded: frame rates (Hz), duration in gait cycles, noise (m, N)."""
+    """How a trial is recorded: frame rates (Hz), duration in gait cycles, noise (m, N).
+
+    ``analysis_lowpass_hz`` is the cut-off (Hz) with which the pipeline's ID low-passes the
+    coordinates (``pipeline.config.InverseDynamicsConfig``); the GRFs are those of the motion as
+    that filter passes it (see :func:`synthesize_trial`), ≤ 0 for those of the motion itself.
+    """
 
     marker_rate_hz: float = 100.0
     grf_rate_hz: float = 1000.0
@@ -39,6 +52,7 @@ class TrialSettings:
     soft_tissue_artefact_m: float = 0.0
     grf_noise_n: float = 0.0
     keep_cop_in_foot: bool = True
+    analysis_lowpass_hz: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,7 @@ class SynthesizedTrial:
     cadence_steps_per_min: float
     foot_slip_m: float
     clamped_moment_nm: float
+    cop_outside_foot_m: float
     events: dict[str, list[float]]
 
 
@@ -108,10 +123,27 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     right_share = right_foot_share(gait_times, stride_time_s, stance_fraction)
     target_names = target_marker_names()
     neutral = marker_trajectories(model, {"pelvis_ty": np.zeros(1)}, target_names)[0]
-    targets = plant_feet(marker_trajectories(model, padded, target_names), neutral, right_share, floor_heel_height_m)
+    targets = plant_feet(marker_trajectories(model, padded, target_names), neutral, right_share, floor_heel_height_m,
+                         1.0 / settings.marker_rate_hz)
+    planned_cop = plan_centre_of_pressure(targets.footprints_m, right_share)
+
+    def balance_shift(coordinates: dict[str, np.ndarray]) -> np.ndarray:
+        # Pelvis displacement (m) that brings the dynamics' COP of ``coordinates`` onto the plan.
+        wrench = total_external_wrench(model, padded_times, coordinates)
+        error = planned_cop - centre_of_pressure(wrench.force_n, wrench.moment_nm)
+        omega_squared = wrench.force_n[:, 1] / (wrench.mass_kg * wrench.centre_of_mass_m[:, 1])
+        return centre_of_mass_shift(error, omega_squared, 1.0 / settings.marker_rate_hz) / COM_SHIFT_PER_PELVIS_SHIFT
+
     padded = solve_band_limited(model, model_path, padded_times, targets, padded, lambda values: filtfilt(b, a, values),
-                                planted_weight=0.999 * STANCE_FOOT_WEIGHT)
-    force_padded, moment_padded = total_external_wrench(model, padded_times, padded)
+                                planted_weight=0.999 * STANCE_FOOT_WEIGHT, n_passes=IK_PASSES,
+                                shift=balance_shift, shift_share=body_following_share(targets))
+    # The GRFs are those of the motion as the pipeline's ID sees it, after its low-pass: the
+    # motion keeps content up to ~5 Hz (the second step harmonic is 4.3 Hz at 130 steps/min),
+    # which that filter lowers (by 12 % at 4.3 Hz, 25 % at 5 Hz), and the GRFs of the unfiltered motion then left
+    # up to 7 % BW of pelvis residual force in ID (0.1 % without the filter). The filtered angles
+    # differ from the written motion's by < 0.5°, its translations by < 1 mm.
+    wrench = total_external_wrench(model, padded_times, _as_analysed(padded, settings))
+    force_padded, moment_padded = wrench.force_n, wrench.moment_nm
     trial_frames = slice(margin, margin + n_frames)
     times = padded_times[trial_frames]
     coordinates = {name: values[trial_frames] for name, values in padded.items()}
@@ -132,10 +164,12 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     grf_times = np.append(grf_times, times[-1] + 1.0 / settings.grf_rate_hz) if grf_times[-1] < times[-1] else grf_times
     index = {name: i for i, name in enumerate(names)}
     foot_points = {side: tuple(CubicSpline(times, positions[:, index[f"{side.upper()}.{point}"]])(grf_times)
-                               for point in ("Heel", "Toe.Tip")) for side in "rl"}
+                               for point in ("Heel", "Toe.Tip")) for side in "rl"}   # noise-free
     grf = share_between_feet(grf_times - lead_s, CubicSpline(times, force)(grf_times),
                              CubicSpline(times, moment)(grf_times), stride_time_s, stance_fraction, foot_points,
                              keep_cop_in_foot=settings.keep_cop_in_foot)
+    cop_outside_m = max(centre_of_pressure_outside_foot_m(grf.centre_of_pressure_m[side], *foot_points[side],
+                                                          grf.force_n[side][:, 1]) for side in "rl")
     forces = grf.force_n
     if settings.grf_noise_n > 0:
         forces = {side: f + settings.grf_noise_n * rng.standard_normal(f.shape) * (np.abs(f[:, 1:2]) > 0)
@@ -148,7 +182,15 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
              for name, values in coordinates.items()}
     truth_path = write_mot(truth_dir / f"{trial_id}_coordinates.mot", truth, times, in_degrees=True)
     return SynthesizedTrial(markers_path, grf_path, truth_path, stride_time_s, cadence_steps_per_min, slip,
-                            grf.clamped_moment_nm, _events(times, lead_s, stride_time_s, stance_fraction))
+                            grf.clamped_moment_nm, cop_outside_m, _events(times, lead_s, stride_time_s, stance_fraction))
+
+
+def _as_analysed(coordinates: dict[str, np.ndarray], settings: TrialSettings) -> dict[str, np.ndarray]:
+    """``coordinates`` (name → ``(n_frames,)`` rad, m, at the marker rate) low-passed as the pipeline's ID does."""
+    if settings.analysis_lowpass_hz <= 0:
+        return coordinates
+    b, a = butter(ANALYSIS_FILTER_ORDER, settings.analysis_lowpass_hz / (settings.marker_rate_hz / 2))
+    return {name: filtfilt(b, a, values) for name, values in coordinates.items()}
 
 
 def _foot_slip(names: list[str], positions: np.ndarray, right_share: np.ndarray, floor_heel_height_m: float,

@@ -26,6 +26,10 @@ from scipy.interpolate import CubicSpline
 
 from virtual_lab.foot_placement import MarkerTargets, marker_trajectories
 
+# Translations (m): no coordinate task pulls them (the pelvis markers hold the path); every
+# other coordinate is a rotation (rad; written to the truth in degrees).
+PELVIS_TRANSLATIONS = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
+
 # Reference solver (OpenSim): grid (Hz), well above the motion's bandwidth, and assembly accuracy.
 SOLVER_RATE_HZ = 25.0
 SOLVER_ACCURACY = 1e-4
@@ -79,7 +83,7 @@ def solve_whole_body_opensim(model_path: Path, times_s: np.ndarray, targets: Mar
     markers_reference = opensim.MarkersReference(table, weight_set)
     coordinate_references = opensim.SimTKArrayCoordinateReference()
     for name, values in template_coordinates.items():
-        if name.startswith("pelvis_t") or name in HELD_COORDINATES + TEMPLATE_ONLY_COORDINATES:
+        if name in PELVIS_TRANSLATIONS + HELD_COORDINATES + TEMPLATE_ONLY_COORDINATES:
             continue
         function = opensim.PiecewiseLinearFunction()
         for time, value in zip(grid_times, values[grid]):
@@ -116,24 +120,32 @@ def solve_whole_body_opensim(model_path: Path, times_s: np.ndarray, targets: Mar
 
 def solve_band_limited(model: opensim.Model, model_path: Path, times_s: np.ndarray, targets: MarkerTargets,
                        template_coordinates: dict[str, np.ndarray], band_limit: Callable[[np.ndarray], np.ndarray],
-                       planted_weight: float) -> dict[str, np.ndarray]:
+                       planted_weight: float, n_passes: int = 2,
+                       shift: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
+                       shift_share: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Whole-body IK whose result still meets the planted targets after ``band_limit``.
 
     The band-limit takes the part of the IK correction above its cut-off away, and with it
-    some of the planting. So the IK is solved twice: after the first solution is band-limited,
-    the planted markers' targets (weight ≥ ``planted_weight``) are moved against the error left
-    (m), and the second solution, band-limited, is returned: name → ``(n_frames,)`` (rad, m).
-    ``band_limit`` filters one ``(n_frames,)`` series.
+    some of the planting. So the IK is solved ``n_passes`` times: after each solution is
+    band-limited, the planted markers' targets (weight ≥ ``planted_weight``) are moved against
+    the error left (m). When ``shift`` is given, it maps each band-limited solution to a
+    ``(n_frames, 3)`` m displacement of the body (the balance correction of
+    :mod:`virtual_lab.balance`), which is added to the other targets, each taking the share
+    ``shift_share`` ``(n_frames, n_markers)`` (0–1) of it; displacements accumulate over passes.
+    Returns the last solution, band-limited: name → ``(n_frames,)`` (rad, m). ``band_limit``
+    filters one ``(n_frames,)`` series.
     """
-    first = {name: band_limit(values) for name, values in
-             solve_whole_body(model_path, times_s, targets, template_coordinates).items()}
-    achieved = marker_trajectories(model, first, targets.names)
-    planted = (targets.weights >= planted_weight)[..., None]
-    compensated = MarkerTargets(targets.names, targets.positions_m - np.where(planted, achieved - targets.positions_m, 0.0),
-                                targets.weights)
-    return {name: band_limit(values) for name, values in
-            solve_whole_body(model_path, times_s, compensated, template_coordinates).items()}
+    from virtual_lab.band_limited_ik import refine_in_band
 
+    positions = targets.positions_m.copy()
+    solution = {name: band_limit(values) for name, values in
+                solve_whole_body(model_path, times_s, targets, template_coordinates).items()}
+    for _ in range(n_passes - 1):
+        if shift is not None:
+            positions += shift_share[..., None] * shift(solution)[:, None, :]
+        moved = MarkerTargets(targets.names, positions.copy(), targets.weights, targets.footprints_m)
+        solution = refine_in_band(model_path, times_s, moved, solution, template_coordinates, band_limit)
+    return solution
 
 
 def solve_whole_body(model_path: Path, times_s: np.ndarray, targets: MarkerTargets,
@@ -150,7 +162,7 @@ def solve_whole_body(model_path: Path, times_s: np.ndarray, targets: MarkerTarge
     matter = model.getMatterSubsystem()
     coordinate_set = model.getCoordinateSet()
     names = [coordinate_set.get(i).getName() for i in range(coordinate_set.getSize())]
-    speed_index = _speed_indices(model, state)
+    speed_index = speed_indices(model, state)
     locked = set(HELD_COORDINATES + TEMPLATE_ONLY_COORDINATES)
     free = [name for name in names if name not in locked]
     free_columns = np.array([speed_index[name] for name in free])
@@ -158,7 +170,7 @@ def solve_whole_body(model_path: Path, times_s: np.ndarray, targets: MarkerTarge
     template = np.zeros((len(times_s), n_q))   # (n_frames, n_q), in the state's q order
     for name in names:
         template[:, speed_index[name]] = template_coordinates.get(name, 0.0)
-    task_weight = np.array([0.0 if name.startswith("pelvis_t") else
+    task_weight = np.array([0.0 if name in PELVIS_TRANSLATIONS else
                             PELVIS_ROTATION_WEIGHT if name.startswith("pelvis_") else COORDINATE_WEIGHT
                             for name in free])
     markers = [model.getMarkerSet().get(name) for name in targets.names]
@@ -202,7 +214,7 @@ def _grid(times_s: np.ndarray, rate_hz: float) -> np.ndarray:
     return grid if grid[-1] == len(times_s) - 1 else np.append(grid, len(times_s) - 1)
 
 
-def _speed_indices(model: opensim.Model, state: opensim.State) -> dict[str, int]:
+def speed_indices(model: opensim.Model, state: opensim.State) -> dict[str, int]:
     """Coordinate name → its index in the state's q and u (every joint of gait2392 has u = q̇)."""
     coordinate_set = model.getCoordinateSet()
     indices = {}

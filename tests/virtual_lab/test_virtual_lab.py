@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
+import numpy as np
+import opensim
 import pytest
 import yaml
+from scipy.signal import butter, filtfilt
 
 from pipeline.storage import read_opensim_table
 from virtual_lab.cohort import synthesize_cohort
+from virtual_lab.ground_reactions import total_external_wrench
 from virtual_lab.presets import CohortPreset, GroupSpec
 from virtual_lab.validation import validate_cohort
 
@@ -85,19 +89,56 @@ def test_pipeline_recovers_the_generating_scale_and_angles_and_grfs_agree(small_
     assert report.checks["pelvis_residual_moment_below_qc_warn"], report.to_dict()["worst"]
 
 
+# Written GRF total vs the wrench of the truth motion low-passed as the pipeline's ID does (% BW);
+# the GRFs of the unfiltered motion miss it by 3–7 % BW.
+GRF_ANALYSIS_TOLERANCE_PCT_BW = 0.5
+ID_LOWPASS_HZ = 6.0
+TRIAL_EDGE_S = 0.3   # left out at both ends: filtering the trial alone differs there (up to 5 % BW) from filtering the padded motion
+
+
 def test_truth_rotations_are_written_in_degrees(small_cohort):
     trial = next(trial for key, trial in small_cohort.trials.items() if key.startswith("S01/"))
     truth = read_opensim_table(trial.truth_coordinates_path)
-    # The template tilts the pelvis ±1.4° per step; in radians the column would stay below 0.03.
-    assert truth["pelvis_tilt"].max() - truth["pelvis_tilt"].min() > 1.0
+    # The template's pelvis is tilted 13° anterior (negative in gait2392); in radians it would read -0.23.
+    assert truth["pelvis_tilt"].mean() == pytest.approx(-13.0, abs=3.0)
     assert truth["pelvis_tx"].max() - truth["pelvis_tx"].min() > 1.0   # metres walked: not converted
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation (issue 3 open): the feet stay within 1 cm at 90 "
-                                       "steps/min only; faster, the template's foot slaps down at heel-off faster than "
-                                       "the 4 Hz band-limit keeps and the heel slides 2-4 cm")
+def test_grfs_are_those_of_the_motion_after_the_pipelines_low_pass(small_cohort):
+    for key, trial in small_cohort.trials.items():
+        if not key.startswith("S01/"):
+            continue
+        truth = read_opensim_table(trial.truth_coordinates_path)
+        times = truth["time"].to_numpy()
+        b, a = butter(3, ID_LOWPASS_HZ / (0.5 / (times[1] - times[0])))
+        coordinates = {name: filtfilt(b, a, truth[name].to_numpy() if name in ("pelvis_tx", "pelvis_ty", "pelvis_tz")
+                                      else np.radians(truth[name].to_numpy()))
+                       for name in truth.columns if name != "time"}
+        model = opensim.Model(str(trial.truth_coordinates_path.parent / "model.osim"))
+        wrench = total_external_wrench(model, times, coordinates)
+        grf = read_opensim_table(trial.grf_path)
+        written = np.column_stack([np.interp(times, grf["time"], grf[f"ground_force_v{axis}"] + grf[f"1_ground_force_v{axis}"])
+                                   for axis in "xyz"])
+        inside = (times > times[0] + TRIAL_EDGE_S) & (times < times[-1] - TRIAL_EDGE_S)
+        error = 100 * np.linalg.norm(written - wrench.force_n, axis=1) / (wrench.mass_kg * 9.80665)
+        error_pct_bw = error[inside].max()
+        assert error_pct_bw < GRF_ANALYSIS_TOLERANCE_PCT_BW, (key, error_pct_bw)
+
+
 def test_stance_foot_slip_is_below_one_centimetre(small_cohort):
     assert max(trial.foot_slip_m for trial in small_cohort.trials.values()) < 0.01
+
+
+def test_stance_foot_slip_is_below_one_centimetre_at_90_and_110_steps_per_min(small_cohort):
+    slow = [trial.foot_slip_m for trial in small_cohort.trials.values() if trial.cadence_steps_per_min in (90.0, 110.0)]
+    assert len(slow) == 2 and max(slow) < 0.01
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation (issue 3 open): the balance correction brings the "
+                                       "COP into the foot at 90 and 110 steps/min (and antalgic), not yet at "
+                                       "130 on this cohort (~2.4 cm around heel strike)")
+def test_centre_of_pressure_stays_inside_the_stance_foot(small_cohort):
+    assert max(trial.cop_outside_foot_m for trial in small_cohort.trials.values()) < 0.01
 
 
 AGREEMENT_TOLERANCE_DEG = 1.0   # Gauss–Newton vs OpenSim's IK solver, same cost, same frames (they differ by ~0.5°)

@@ -15,7 +15,8 @@ dynamics of the motion. The data are synthetic: see virtual_lab/README.md for wh
 and cannot stand in for. Same options and seed, byte-identical files.
 
 --validate then runs the real pipeline on the cohort and checks it against the generating
-truth (scale factors within 2 %, joint angles within 2 deg RMS, foot slip < 1 cm, peak pelvis
+truth (scale factors within 2 %, joint angles within 2 deg RMS, foot slip < 1 cm, centre of
+pressure inside the stance foot (within 1 cm), peak pelvis
 residual force < 5 % BW, residual moment below the QC warn limit), writes validation.json and exits 1 when a threshold is missed.
 """
 
