@@ -16,7 +16,6 @@ block-banded since each filtered spline reaches only a few knots.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import opensim
@@ -38,15 +37,15 @@ SUPPORT_FRACTION = 1e-2
 N_STEPS = 1
 
 
-def refine_in_band(model_path: Path, times_s: np.ndarray, targets: MarkerTargets,
+def refine_in_band(model: opensim.Model, times_s: np.ndarray, targets: MarkerTargets,
                    coordinates: dict[str, np.ndarray], template_coordinates: dict[str, np.ndarray],
                    band_limit: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
     """Band-limited ``coordinates`` moved to meet ``targets`` better, staying band-limited.
 
     Parameters
     ----------
-    model_path
-        The subject's scaled model (with markers).
+    model
+        The subject's scaled model (with markers); its system is (re)initialised here.
     times_s
         ``(n_frames,)`` uniformly spaced frame times (s).
     targets
@@ -63,7 +62,6 @@ def refine_in_band(model_path: Path, times_s: np.ndarray, targets: MarkerTargets
     dict
         Name → ``(n_frames,)`` (rad, m), ``coordinates`` plus a band-limited correction.
     """
-    model = opensim.Model(str(model_path))
     state = model.initSystem()
     matter = model.getMatterSubsystem()
     index = speed_indices(model, state)

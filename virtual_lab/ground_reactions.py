@@ -65,9 +65,15 @@ class ExternalWrench:
     mass_kg: float
 
 
-def total_external_wrench(model: opensim.Model, times_s: np.ndarray,
-                          coordinates: dict[str, np.ndarray]) -> ExternalWrench:
-    """The wrench the ground must supply for ``coordinates`` (name → ``(n,)`` rad, m) on ``times_s``."""
+def total_external_wrench(model: opensim.Model, times_s: np.ndarray, coordinates: dict[str, np.ndarray],
+                          momentum_every: int = 1) -> ExternalWrench:
+    """The wrench the ground must supply for ``coordinates`` (name → ``(n,)`` rad, m) on ``times_s``.
+
+    The momentum is computed on every ``momentum_every``-th frame (and the last) and its spline
+    derivative evaluated on every frame. 2 at 100 Hz halves the cost; on a synthetic trial at
+    130 steps/min the force then differs by < 0.4 % BW and the moment by < 1.5 Nm (the first
+    and last 0.1 s left out): close enough for the balance correction, not for the written GRFs.
+    """
     state = model.initSystem()
     indices = speed_indices(model, state)
     n_frames = len(times_s)
@@ -76,8 +82,9 @@ def total_external_wrench(model: opensim.Model, times_s: np.ndarray,
         q[:, indices[name]] = values
     u = CubicSpline(times_s, q).derivative()(times_s)   # every joint of gait2392 has u = q̇
     matter = model.getMatterSubsystem()
+    sampled = np.unique(np.append(np.arange(0, n_frames, momentum_every), n_frames - 1))
     linear, angular, com = np.zeros((n_frames, 3)), np.zeros((n_frames, 3)), np.zeros((n_frames, 3))
-    for frame in range(n_frames):
+    for frame in sampled:
         state.setQ(opensim.Vector(q[frame]))
         state.setU(opensim.Vector(u[frame]))
         model.realizeVelocity(state)
@@ -88,8 +95,10 @@ def total_external_wrench(model: opensim.Model, times_s: np.ndarray,
         com[frame] = [position.get(i) for i in range(3)]
     mass = model.getTotalMass(state)
     gravity = np.array([0.0, -STANDARD_GRAVITY_M_PER_S2, 0.0])
-    force = CubicSpline(times_s, linear).derivative()(times_s) - mass * gravity
-    moment = CubicSpline(times_s, angular).derivative()(times_s) - np.cross(com, mass * gravity)
+    at = times_s[sampled]
+    com = CubicSpline(at, com[sampled])(times_s)
+    force = CubicSpline(at, linear[sampled]).derivative()(times_s) - mass * gravity
+    moment = CubicSpline(at, angular[sampled]).derivative()(times_s) - np.cross(com, mass * gravity)
     return ExternalWrench(force, moment, com, mass)
 
 

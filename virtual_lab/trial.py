@@ -27,7 +27,9 @@ from virtual_lab.writers import grf_columns, write_trc
 # Highest frequency content of the synthetic motion (Hz): below the pipeline's 6 Hz low-pass.
 MOTION_BANDWIDTH_HZ = 4.0
 # Whole-body IK passes: each after the first re-aims the planted feet and the balance.
-IK_PASSES = 3
+IK_PASSES = 5
+# The balance correction samples the momentum on every 2nd frame (50 Hz; the motion is band-limited to 4 Hz).
+BALANCE_MOMENTUM_EVERY = 2
 # How far the centre of mass moves when the pelvis targets move (feet planted): the stance leg
 # stays behind.
 COM_SHIFT_PER_PELVIS_SHIFT = 0.85
@@ -129,7 +131,7 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
 
     def balance_shift(coordinates: dict[str, np.ndarray]) -> np.ndarray:
         # Pelvis displacement (m) that brings the dynamics' COP of ``coordinates`` onto the plan.
-        wrench = total_external_wrench(model, padded_times, coordinates)
+        wrench = total_external_wrench(model, padded_times, coordinates, momentum_every=BALANCE_MOMENTUM_EVERY)
         error = planned_cop - centre_of_pressure(wrench.force_n, wrench.moment_nm)
         omega_squared = wrench.force_n[:, 1] / (wrench.mass_kg * wrench.centre_of_mass_m[:, 1])
         return centre_of_mass_shift(error, omega_squared, 1.0 / settings.marker_rate_hz) / COM_SHIFT_PER_PELVIS_SHIFT

@@ -144,7 +144,7 @@ def solve_band_limited(model: opensim.Model, model_path: Path, times_s: np.ndarr
         if shift is not None:
             positions += shift_share[..., None] * shift(solution)[:, None, :]
         moved = MarkerTargets(targets.names, positions.copy(), targets.weights, targets.footprints_m)
-        solution = refine_in_band(model_path, times_s, moved, solution, template_coordinates, band_limit)
+        solution = refine_in_band(model, times_s, moved, solution, template_coordinates, band_limit)
     return solution
 
 
