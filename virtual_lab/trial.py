@@ -14,7 +14,7 @@ from virtual_lab.gait_template import GaitTemplate
 from virtual_lab.ground_reactions import share_between_feet, total_external_wrench
 from virtual_lab.balance import (centre_of_mass_shift, centre_of_pressure, centre_of_pressure_outside_foot_m,
                                  plan_centre_of_pressure)
-from virtual_lab.foot_placement import (STANCE_FOOT_WEIGHT, body_following_share, marker_trajectories, plant_feet, stance_foot_slip_m,
+from virtual_lab.foot_placement import (body_following_share, marker_trajectories, plant_feet, stance_foot_slip_m,
                                         target_marker_names)
 from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, joint_angles_deg, leg_phase, right_foot_share,
                                     solve_pelvis_translation)
@@ -26,7 +26,9 @@ from virtual_lab.writers import grf_columns, write_trc
 
 # Highest frequency content of the synthetic motion (Hz): below the pipeline's 6 Hz low-pass.
 MOTION_BANDWIDTH_HZ = 4.0
-# Whole-body IK passes: each after the first re-aims the planted feet and the balance.
+# Whole-body IK passes: each after the first moves the targets by the balance correction and
+# refines in band. The correction converges slowly (a third to a half of the COP error per pass):
+# with 3 the COP of the dynamics still left the foot by decimetres on many subjects.
 IK_PASSES = 5
 # The balance correction samples the momentum on every 2nd frame (50 Hz; the motion is band-limited to 4 Hz).
 BALANCE_MOMENTUM_EVERY = 2
@@ -137,7 +139,7 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
         return centre_of_mass_shift(error, omega_squared, 1.0 / settings.marker_rate_hz) / COM_SHIFT_PER_PELVIS_SHIFT
 
     padded = solve_band_limited(model, model_path, padded_times, targets, padded, lambda values: filtfilt(b, a, values),
-                                planted_weight=0.999 * STANCE_FOOT_WEIGHT, n_passes=IK_PASSES,
+                                n_passes=IK_PASSES,
                                 shift=balance_shift, shift_share=body_following_share(targets))
     # The GRFs are those of the motion as the pipeline's ID sees it, after its low-pass: the
     # motion keeps content up to ~5 Hz (the second step harmonic is 4.3 Hz at 130 steps/min),

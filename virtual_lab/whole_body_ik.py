@@ -24,7 +24,7 @@ import numpy as np
 import opensim
 from scipy.interpolate import CubicSpline
 
-from virtual_lab.foot_placement import MarkerTargets, marker_trajectories
+from virtual_lab.foot_placement import MarkerTargets
 
 # Translations (m): no coordinate task pulls them (the pelvis markers hold the path); every
 # other coordinate is a rotation (rad; written to the truth in degrees).
@@ -120,20 +120,20 @@ def solve_whole_body_opensim(model_path: Path, times_s: np.ndarray, targets: Mar
 
 def solve_band_limited(model: opensim.Model, model_path: Path, times_s: np.ndarray, targets: MarkerTargets,
                        template_coordinates: dict[str, np.ndarray], band_limit: Callable[[np.ndarray], np.ndarray],
-                       planted_weight: float, n_passes: int = 2,
+                       n_passes: int = 2,
                        shift: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
                        shift_share: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Whole-body IK whose result still meets the planted targets after ``band_limit``.
 
-    The band-limit takes the part of the IK correction above its cut-off away, and with it
-    some of the planting. So the IK is solved ``n_passes`` times: after each solution is
-    band-limited, the planted markers' targets (weight ≥ ``planted_weight``) are moved against
-    the error left (m). When ``shift`` is given, it maps each band-limited solution to a
-    ``(n_frames, 3)`` m displacement of the body (the balance correction of
-    :mod:`virtual_lab.balance`), which is added to the other targets, each taking the share
-    ``shift_share`` ``(n_frames, n_markers)`` (0–1) of it; displacements accumulate over passes.
-    Returns the last solution, band-limited: name → ``(n_frames,)`` (rad, m). ``band_limit``
-    filters one ``(n_frames,)`` series.
+    The band-limit takes the part of a frame-wise IK correction above its cut-off away, and
+    with it some of the planting. So the frame-wise solve (:func:`solve_whole_body`), band-limited,
+    only starts: each of the ``n_passes - 1`` further passes refines the solution among
+    band-limited motions (:func:`virtual_lab.band_limited_ik.refine_in_band`). When ``shift`` is
+    given, before each further pass it maps the current solution to a ``(n_frames, 3)`` m
+    displacement of the body (the balance correction of :mod:`virtual_lab.balance`), which is
+    added to the targets, each marker taking the share ``shift_share`` ``(n_frames, n_markers)``
+    (0–1) of it; displacements accumulate over passes. Returns the last solution, band-limited:
+    name → ``(n_frames,)`` (rad, m). ``band_limit`` filters one ``(n_frames,)`` series.
     """
     from virtual_lab.band_limited_ik import refine_in_band
 
