@@ -25,7 +25,8 @@ from scipy.sparse.linalg import splu
 
 from virtual_lab.foot_placement import MarkerTargets
 from virtual_lab.whole_body_ik import (COORDINATE_WEIGHT, HELD_COORDINATES, PELVIS_ROTATION_WEIGHT,
-                                       PELVIS_TRANSLATIONS, TEMPLATE_ONLY_COORDINATES, speed_indices)
+                                       PELVIS_TRANSLATIONS, TEMPLATE_ONLY_COORDINATES)
+from virtual_lab.model_poses import MarkerJacobian, default_state, speed_indices
 
 # Spacing (s) of the B-spline knots: a cubic B-spline on it carries little above ~4 Hz.
 KNOT_SPACING_S = 0.1
@@ -39,7 +40,7 @@ N_STEPS = 1
 
 def refine_in_band(model: opensim.Model, times_s: np.ndarray, targets: MarkerTargets,
                    coordinates: dict[str, np.ndarray], template_coordinates: dict[str, np.ndarray],
-                   band_limit: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+                   basis: np.ndarray) -> dict[str, np.ndarray]:
     """Band-limited ``coordinates`` moved to meet ``targets`` better, staying band-limited.
 
     Parameters
@@ -54,16 +55,16 @@ def refine_in_band(model: opensim.Model, times_s: np.ndarray, targets: MarkerTar
         Name → ``(n_frames,)`` (rad, m): a band-limited solution (every coordinate of the model).
     template_coordinates
         Name → ``(n_frames,)`` (rad, m): the template the coordinate tasks pull towards.
-    band_limit
-        The band-limit, filtering one ``(n_frames,)`` series.
+    basis
+        ``(n_frames, n_basis)``: the band-limited B-splines on ``times_s`` (:func:`filtered_basis`)
+        whose sums make the correction.
 
     Returns
     -------
     dict
         Name → ``(n_frames,)`` (rad, m), ``coordinates`` plus a band-limited correction.
     """
-    state = model.initSystem()
-    matter = model.getMatterSubsystem()
+    state = default_state(model)
     index = speed_indices(model, state)
     locked = set(HELD_COORDINATES + TEMPLATE_ONLY_COORDINATES)
     free = [name for name in coordinates if name not in locked]
@@ -79,46 +80,56 @@ def refine_in_band(model: opensim.Model, times_s: np.ndarray, targets: MarkerTar
     for column, name in enumerate(free):
         if name in template_coordinates:
             template[:, column] = template_coordinates[name]
-    basis = _filtered_basis(times_s, band_limit)          # (n_frames, n_basis)
     grid = np.unique(np.round(np.arange(0.0, times_s[-1] - times_s[0], 1.0 / GRID_RATE_HZ)
                               / (times_s[1] - times_s[0])).astype(int))
-    markers = [model.getMarkerSet().get(name) for name in targets.names]
-    stations = [(opensim.PhysicalFrame.safeDownCast(marker.getParentFrame()).getMobilizedBodyIndex(),
-                 marker.get_location()) for marker in markers]
-    jacobian = opensim.Matrix()
+    marker_jacobian = MarkerJacobian(model, [model.getMarkerSet().get(name) for name in targets.names])
     n_basis = basis.shape[1]
+    reach = [np.flatnonzero(np.abs(basis[frame]) > SUPPORT_FRACTION)[[0, -1]] for frame in grid]
+    width = max(last - first for first, last in reach)   # basis functions a frame reaches beyond its first
     for _ in range(N_STEPS):
-        normal = np.zeros((n_basis * n_free, n_basis * n_free))
-        gradient = np.zeros(n_basis * n_free)
-        for frame in grid:
+        # The normal matrix's blocks: band[i, width + d] is the (n_free, n_free) block of basis i
+        # with basis i + d; a dense (n_basis n_free)² matrix cost more to fill and to convert.
+        band = np.zeros((n_basis, 2 * width + 1, n_free, n_free))
+        gradient = np.zeros((n_basis, n_free))
+        for frame, (first, last) in zip(grid, reach):
             state.setQ(opensim.Vector(q[frame]))
             model.realizePosition(state)
-            position = np.zeros(3 * len(markers))
-            rows = np.zeros((3 * len(markers), state.getNQ()))
-            for k, (marker, (body, station)) in enumerate(zip(markers, stations)):
-                location = marker.getLocationInGround(state)
-                position[3 * k:3 * k + 3] = (location.get(0), location.get(1), location.get(2))
-                matter.calcStationJacobian(state, body, station, jacobian)
-                rows[3 * k:3 * k + 3] = jacobian.to_numpy()
+            position, rows = marker_jacobian.evaluate(state)
             J = rows[:, columns]                                          # (3 n_markers, n_free)
             weights = np.repeat(targets.weights[frame] / targets.weights[frame].sum(), 3)
             error = targets.positions_m[frame].reshape(-1) - position
             local = J.T @ (weights[:, None] * J) + np.diag(task_weight)    # (n_free, n_free)
             local_gradient = J.T @ (weights * error) - task_weight * (q[frame, columns] - template[frame])
-            active = np.flatnonzero(np.abs(basis[frame]) > SUPPORT_FRACTION)
-            first, last = active[0], active[-1] + 1
-            values = basis[frame, first:last]
-            block = slice(first * n_free, last * n_free)
-            normal[block, block] += np.kron(np.outer(values, values), local)
-            gradient[block] += np.kron(values, local_gradient)
-        normal[np.diag_indices_from(normal)] += 1e-9
+            values = basis[frame, first:last + 1]
+            reached = np.arange(first, last + 1)
+            band[reached[:, None], width + reached[None, :] - reached[:, None]] += (
+                np.outer(values, values)[:, :, None, None] * local)
+            gradient[first:last + 1] += values[:, None] * local_gradient
         # Sparse LU: the matrix is banded, and LAPACK's banded Cholesky is slower here.
-        solution = splu(csc_matrix(normal)).solve(gradient).reshape(n_basis, n_free)
+        solution = splu(_banded_to_sparse(band, 1e-9)).solve(gradient.reshape(-1)).reshape(n_basis, n_free)
         q[:, columns] += basis @ solution
     return {name: q[:, index[name]].copy() for name in coordinates}
 
 
-def _filtered_basis(times_s: np.ndarray, band_limit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _banded_to_sparse(band: np.ndarray, ridge: float) -> csc_matrix:
+    """The ``(n_basis n_free)²`` matrix whose blocks ``band`` holds (see :func:`refine_in_band`), plus ``ridge`` on its diagonal.
+
+    Exact zeros are left out, as ``csc_matrix`` of the dense matrix would.
+    """
+    n_basis, n_offsets, n_free, _ = band.shape
+    width = n_offsets // 2
+    block, offset, row, column = np.meshgrid(np.arange(n_basis), np.arange(n_offsets), np.arange(n_free),
+                                             np.arange(n_free), indexing="ij")
+    partner = block + offset - width
+    inside = (partner >= 0) & (partner < n_basis)
+    rows, columns = (block * n_free + row)[inside], (partner * n_free + column)[inside]
+    values = band[inside] + np.where(rows == columns, ridge, 0.0)
+    kept = values != 0.0
+    size = n_basis * n_free
+    return csc_matrix((values[kept], (rows[kept], columns[kept])), shape=(size, size))
+
+
+def filtered_basis(times_s: np.ndarray, band_limit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Cubic B-splines with knots every :data:`KNOT_SPACING_S` over ``times_s``, band-limited: ``(n_frames, n_basis)``."""
     start, stop = times_s[0], times_s[-1]
     n_intervals = max(1, int(np.ceil((stop - start) / KNOT_SPACING_S)))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import opensim
 
+from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
+
 # The three calcaneus markers that pin a foot: pivots (heel, toe tip) and one off the long
 # axis (lateral midfoot) for heading and roll.
 FOOT_MARKERS = ("Heel", "Toe.Tip", "Midfoot.Lat")
@@ -82,22 +84,9 @@ def marker_trajectories(model: opensim.Model, coordinates: dict[str, np.ndarray]
 
     Coordinates not in ``coordinates`` are held at 0.
     """
-    state = model.initSystem()
-    coordinate_set = model.getCoordinateSet()
-    for index in range(coordinate_set.getSize()):
-        coordinate_set.get(index).setValue(state, 0.0, False)
-    markers = [model.getMarkerSet().get(name) for name in names]
-    n_frames = len(next(iter(coordinates.values())))
-    positions = np.zeros((n_frames, len(names), 3))
-    handles = [(coordinate_set.get(name), values) for name, values in coordinates.items()]
-    for frame in range(n_frames):
-        for coordinate, values in handles:
-            coordinate.setValue(state, float(values[frame]), False)
-        model.realizePosition(state)
-        for index, marker in enumerate(markers):
-            location = marker.getLocationInGround(state)
-            positions[frame, index] = (location.get(0), location.get(1), location.get(2))
-    return positions
+    state = default_state(model)
+    q = pose_matrix(model, state, coordinates, default_q=np.zeros(state.getNQ()))
+    return marker_locations_m(model, state, q, [model.getMarkerSet().get(name) for name in names])
 
 
 def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray, right_share: np.ndarray,

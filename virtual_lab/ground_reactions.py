@@ -24,7 +24,7 @@ from scipy.interpolate import CubicSpline
 
 from virtual_lab.balance import centre_of_pressure
 from virtual_lab.kinematics import right_foot_share
-from virtual_lab.whole_body_ik import speed_indices
+from virtual_lab.model_poses import default_state, speed_indices
 
 STANDARD_GRAVITY_M_PER_S2 = 9.80665
 FOOT_HALF_WIDTH_M = 0.04
@@ -74,7 +74,7 @@ def total_external_wrench(model: opensim.Model, times_s: np.ndarray, coordinates
     130 steps/min the force then differs by < 0.4 % BW and the moment by < 1.5 Nm (the first
     and last 0.1 s left out): close enough for the balance correction, not for the written GRFs.
     """
-    state = model.initSystem()
+    state = default_state(model)
     indices = speed_indices(model, state)
     n_frames = len(times_s)
     q = np.zeros((n_frames, state.getNQ()))
@@ -89,10 +89,9 @@ def total_external_wrench(model: opensim.Model, times_s: np.ndarray, coordinates
         state.setU(opensim.Vector(u[frame]))
         model.realizeVelocity(state)
         momentum = matter.calcSystemMomentumAboutGroundOrigin(state)
-        angular[frame] = [momentum.get(0).get(i) for i in range(3)]
-        linear[frame] = [momentum.get(1).get(i) for i in range(3)]
-        position = model.calcMassCenterPosition(state)
-        com[frame] = [position.get(i) for i in range(3)]
+        angular[frame] = momentum.get(0).to_numpy()
+        linear[frame] = momentum.get(1).to_numpy()
+        com[frame] = model.calcMassCenterPosition(state).to_numpy()
     mass = model.getTotalMass(state)
     gravity = np.array([0.0, -STANDARD_GRAVITY_M_PER_S2, 0.0])
     at = times_s[sampled]

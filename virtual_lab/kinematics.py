@@ -19,6 +19,7 @@ from scipy.interpolate import CubicSpline
 from scipy.signal import butter, filtfilt
 
 from virtual_lab.gait_template import GaitTemplate
+from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
 from virtual_lab.subjects import JOINTS, VirtualSubject
 
 # Sagittal ranges grow with cadence (Winter 2009; Kirtley et al. 1985): excursion gain per
@@ -119,22 +120,15 @@ def solve_pelvis_translation(model: opensim.Model, times_s: np.ndarray, coordina
 
     ``coordinates`` (rad) must hold every rotational coordinate; translations are solved here.
     """
-    state = model.initSystem()
+    state = default_state(model)
     markers = model.getMarkerSet()
     points = {side: (markers.get(f"{side.upper()}.Heel"), markers.get(f"{side.upper()}.Toe.Tip")) for side in "rl"}
     n_frames = len(times_s)
-    relative = np.zeros((n_frames, 2, 2, 2))  # frame, side, heel/toe, x/y (pelvis at origin)
     coordinate_set = model.getCoordinateSet()
-    for name in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
-        coordinate_set.get(name).setValue(state, 0.0, False)
-    for frame in range(n_frames):
-        for name, values in coordinates.items():
-            coordinate_set.get(name).setValue(state, float(values[frame]), False)
-        model.realizePosition(state)
-        for side_index, side in enumerate("rl"):
-            for point_index, marker in enumerate(points[side]):
-                location = marker.getLocationInGround(state)
-                relative[frame, side_index, point_index] = (location.get(0), location.get(1))
+    at_origin = {name: np.zeros(n_frames) for name in ("pelvis_tx", "pelvis_ty", "pelvis_tz")}
+    q = pose_matrix(model, state, {**at_origin, **coordinates})
+    located = marker_locations_m(model, state, q, [*points["r"], *points["l"]])   # (n_frames, 4, 3)
+    relative = located[:, :, :2].reshape(n_frames, 2, 2, 2)  # frame, side, heel/toe, x/y (pelvis at origin)
     # Standing heights of the heel and toe markers: heel at HEEL_MARKER_HEIGHT_M in a neutral pose.
     for index in range(coordinate_set.getSize()):
         coordinate_set.get(index).setValue(state, 0.0, False)

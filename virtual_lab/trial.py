@@ -18,6 +18,7 @@ from virtual_lab.foot_placement import (body_following_share, marker_trajectorie
                                         target_marker_names)
 from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, joint_angles_deg, leg_phase, right_foot_share,
                                     solve_pelvis_translation)
+from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
 from virtual_lab.whole_body_ik import PELVIS_TRANSLATIONS, solve_band_limited
 from virtual_lab.subjects import VirtualSubject
 from pipeline.storage import write_mot
@@ -76,20 +77,11 @@ class SynthesizedTrial:
 
 def marker_positions(model: opensim.Model, coordinates: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
     """Forward kinematics in OpenSim: ``(names, (n_frames, n_markers, 3) m)``."""
-    state = model.initSystem()
-    markers = model.getMarkerSet()
-    names = [markers.get(i).getName() for i in range(markers.getSize())]
-    coordinate_set = model.getCoordinateSet()
-    n_frames = len(next(iter(coordinates.values())))
-    positions = np.zeros((n_frames, len(names), 3))
-    for frame in range(n_frames):
-        for name, values in coordinates.items():
-            coordinate_set.get(name).setValue(state, float(values[frame]), False)
-        model.realizePosition(state)
-        for index in range(len(names)):
-            location = markers.get(index).getLocationInGround(state)
-            positions[frame, index] = (location.get(0), location.get(1), location.get(2))
-    return names, positions
+    state = default_state(model)
+    marker_set = model.getMarkerSet()
+    markers = [marker_set.get(i) for i in range(marker_set.getSize())]
+    positions = marker_locations_m(model, state, pose_matrix(model, state, coordinates), markers)
+    return [marker.getName() for marker in markers], positions
 
 
 def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_per_min: float, out_dir: Path,
@@ -138,7 +130,7 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
         omega_squared = wrench.force_n[:, 1] / (wrench.mass_kg * wrench.centre_of_mass_m[:, 1])
         return centre_of_mass_shift(error, omega_squared, 1.0 / settings.marker_rate_hz) / COM_SHIFT_PER_PELVIS_SHIFT
 
-    padded = solve_band_limited(model, model_path, padded_times, targets, padded, lambda values: filtfilt(b, a, values),
+    padded = solve_band_limited(model, padded_times, targets, padded, lambda values: filtfilt(b, a, values),
                                 n_passes=IK_PASSES,
                                 shift=balance_shift, shift_share=body_following_share(targets))
     # The GRFs are those of the motion as the pipeline's ID sees it, after its low-pass: the

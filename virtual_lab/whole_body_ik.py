@@ -25,6 +25,7 @@ import opensim
 from scipy.interpolate import CubicSpline
 
 from virtual_lab.foot_placement import MarkerTargets
+from virtual_lab.model_poses import MarkerJacobian, default_state, speed_indices
 
 # Translations (m): no coordinate task pulls them (the pelvis markers hold the path); every
 # other coordinate is a rotation (rad; written to the truth in degrees).
@@ -118,7 +119,7 @@ def solve_whole_body_opensim(model_path: Path, times_s: np.ndarray, targets: Mar
     return solution
 
 
-def solve_band_limited(model: opensim.Model, model_path: Path, times_s: np.ndarray, targets: MarkerTargets,
+def solve_band_limited(model: opensim.Model, times_s: np.ndarray, targets: MarkerTargets,
                        template_coordinates: dict[str, np.ndarray], band_limit: Callable[[np.ndarray], np.ndarray],
                        n_passes: int = 2,
                        shift: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
@@ -135,31 +136,31 @@ def solve_band_limited(model: opensim.Model, model_path: Path, times_s: np.ndarr
     (0–1) of it; displacements accumulate over passes. Returns the last solution, band-limited:
     name → ``(n_frames,)`` (rad, m). ``band_limit`` filters one ``(n_frames,)`` series.
     """
-    from virtual_lab.band_limited_ik import refine_in_band
+    from virtual_lab.band_limited_ik import filtered_basis, refine_in_band
 
     positions = targets.positions_m.copy()
+    basis = filtered_basis(times_s, band_limit) if n_passes > 1 else None
     solution = {name: band_limit(values) for name, values in
-                solve_whole_body(model_path, times_s, targets, template_coordinates).items()}
+                solve_whole_body(model, times_s, targets, template_coordinates).items()}
     for _ in range(n_passes - 1):
         if shift is not None:
             positions += shift_share[..., None] * shift(solution)[:, None, :]
         moved = MarkerTargets(targets.names, positions.copy(), targets.weights, targets.footprints_m)
-        solution = refine_in_band(model, times_s, moved, solution, template_coordinates, band_limit)
+        solution = refine_in_band(model, times_s, moved, solution, template_coordinates, basis)
     return solution
 
 
-def solve_whole_body(model_path: Path, times_s: np.ndarray, targets: MarkerTargets,
+def solve_whole_body(model: opensim.Model, times_s: np.ndarray, targets: MarkerTargets,
                      template_coordinates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Coordinates meeting ``targets`` on ``times_s``: name → ``(n_frames,)`` (rad, m).
 
-    Same inputs, cost and output as :func:`solve_whole_body_opensim`, solved by Gauss–Newton
-    with the station Jacobians of OpenSim's matter subsystem on a :data:`GAUSS_NEWTON_RATE_HZ`
-    grid, the correction to the template interpolated in between.
+    Same cost and output as :func:`solve_whole_body_opensim`, on the loaded ``model`` (with its
+    markers; its working state is reset, :func:`virtual_lab.model_poses.default_state`), solved
+    by Gauss–Newton with the station Jacobians of OpenSim's matter subsystem on a
+    :data:`GAUSS_NEWTON_RATE_HZ` grid, the correction to the template interpolated in between.
     """
     grid = _grid(times_s, GAUSS_NEWTON_RATE_HZ)
-    model = opensim.Model(str(model_path))
-    state = model.initSystem()
-    matter = model.getMatterSubsystem()
+    state = default_state(model)
     coordinate_set = model.getCoordinateSet()
     names = [coordinate_set.get(i).getName() for i in range(coordinate_set.getSize())]
     speed_index = speed_indices(model, state)
@@ -173,10 +174,7 @@ def solve_whole_body(model_path: Path, times_s: np.ndarray, targets: MarkerTarge
     task_weight = np.array([0.0 if name in PELVIS_TRANSLATIONS else
                             PELVIS_ROTATION_WEIGHT if name.startswith("pelvis_") else COORDINATE_WEIGHT
                             for name in free])
-    markers = [model.getMarkerSet().get(name) for name in targets.names]
-    stations = [(opensim.PhysicalFrame.safeDownCast(marker.getParentFrame()).getMobilizedBodyIndex(),
-                 marker.get_location()) for marker in markers]
-    jacobian = opensim.Matrix()
+    marker_jacobian = MarkerJacobian(model, [model.getMarkerSet().get(name) for name in targets.names])
     solved = np.zeros((len(grid), n_q))
     correction = np.zeros(n_q)
     for row, frame in enumerate(grid):
@@ -186,13 +184,7 @@ def solve_whole_body(model_path: Path, times_s: np.ndarray, targets: MarkerTarge
         for _ in range(GAUSS_NEWTON_MAX_ITERATIONS):
             state.setQ(opensim.Vector(q))
             model.realizePosition(state)
-            position = np.zeros(3 * len(markers))
-            rows = np.zeros((3 * len(markers), n_q))
-            for index, (marker, (body, station)) in enumerate(zip(markers, stations)):
-                location = marker.getLocationInGround(state)
-                position[3 * index:3 * index + 3] = (location.get(0), location.get(1), location.get(2))
-                matter.calcStationJacobian(state, body, station, jacobian)
-                rows[3 * index:3 * index + 3] = jacobian.to_numpy()
+            position, rows = marker_jacobian.evaluate(state)
             J = rows[:, free_columns]               # u = dq/dt for every joint of the model
             deviation = q[free_columns] - template[frame, free_columns]
             normal = J.T @ (weights[:, None] * J) + np.diag(task_weight)
@@ -212,15 +204,3 @@ def _grid(times_s: np.ndarray, rate_hz: float) -> np.ndarray:
     step = max(1, int(round(1.0 / ((times_s[1] - times_s[0]) * rate_hz))))
     grid = np.arange(0, len(times_s), step)
     return grid if grid[-1] == len(times_s) - 1 else np.append(grid, len(times_s) - 1)
-
-
-def speed_indices(model: opensim.Model, state: opensim.State) -> dict[str, int]:
-    """Coordinate name → its index in the state's q and u (every joint of gait2392 has u = q̇)."""
-    coordinate_set = model.getCoordinateSet()
-    indices = {}
-    for index in range(coordinate_set.getSize()):
-        state.setU(opensim.Vector(state.getNU(), 0.0))
-        coordinate_set.get(index).setSpeedValue(state, 1.0)
-        indices[coordinate_set.get(index).getName()] = int(np.flatnonzero(state.getU().to_numpy())[0])
-    state.setU(opensim.Vector(state.getNU(), 0.0))
-    return indices

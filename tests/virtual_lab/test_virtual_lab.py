@@ -184,7 +184,7 @@ def test_fast_whole_body_ik_agrees_with_opensims_solver(tmp_path, monkeypatch):
     positions[:, :3, 0] += 0.02 * times[:, None] / times[-1]   # the right foot's targets drift 2 cm forward
     weights = np.tile(np.array([2000.0] * 3 + [20.0] * 3 + [1000.0] * 3), (len(times), 1))
     targets = MarkerTargets(names, positions, weights)
-    fast = solve_whole_body(model_path, times, targets, template)
+    fast = solve_whole_body(opensim.Model(str(model_path)), times, targets, template)
     reference = solve_whole_body_opensim(model_path, times, targets, template)
     frames = slice(0, None, 4)   # solved by both (the reference's 25 Hz grid)
     for name in fast:
