@@ -4,7 +4,7 @@
 applied afterwards takes away the part of its correction above the cut-off, and with it some
 of the planting of the stance feet (at 130 steps/min the heel then slid 3–4 cm). Here the
 correction is sought among band-limited motions only: each coordinate's correction is a sum of
-cubic B-splines (knots every :data:`KNOT_SPACING_S`) that have been passed through the same
+cubic B-splines (knots every :data:`KNOT_SPACING_S` by default) that have been passed through the same
 band-limit, so the correction is band-limited by construction and no filter follows it (a
 filter after the solve would take part of it away again). One Gauss–Newton step of the IK
 cost (weighted marker errors plus the coordinate tasks towards the template, as in
@@ -28,7 +28,8 @@ from virtual_lab.whole_body_ik import (COORDINATE_WEIGHT, HELD_COORDINATES, PELV
                                        PELVIS_TRANSLATIONS, TEMPLATE_ONLY_COORDINATES)
 from virtual_lab.model_poses import MarkerJacobian, default_state, speed_indices
 
-# Spacing (s) of the B-spline knots: a cubic B-spline on it carries little above ~4 Hz.
+# Spacing (s) of the B-spline knots: a cubic B-spline on it carries little above ~4 Hz (the
+# motion's band-limit up to 110 steps/min; faster cadences space the knots closer).
 KNOT_SPACING_S = 0.1
 # Frames (Hz) on which the marker errors are linearised.
 GRID_RATE_HZ = 25.0
@@ -129,10 +130,11 @@ def _banded_to_sparse(band: np.ndarray, ridge: float) -> csc_matrix:
     return csc_matrix((values[kept], (rows[kept], columns[kept])), shape=(size, size))
 
 
-def filtered_basis(times_s: np.ndarray, band_limit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Cubic B-splines with knots every :data:`KNOT_SPACING_S` over ``times_s``, band-limited: ``(n_frames, n_basis)``."""
+def filtered_basis(times_s: np.ndarray, band_limit: Callable[[np.ndarray], np.ndarray],
+                   knot_spacing_s: float = KNOT_SPACING_S) -> np.ndarray:
+    """Cubic B-splines with knots about every ``knot_spacing_s`` (s) over ``times_s``, band-limited: ``(n_frames, n_basis)``."""
     start, stop = times_s[0], times_s[-1]
-    n_intervals = max(1, int(np.ceil((stop - start) / KNOT_SPACING_S)))
+    n_intervals = max(1, int(np.ceil((stop - start) / knot_spacing_s)))
     spacing = (stop - start) / n_intervals
     knots = start + spacing * np.arange(-3, n_intervals + 4)
     # Exact end knots: rounding in ``start + spacing * k`` can put ``stop`` a hair outside the

@@ -16,8 +16,9 @@ from virtual_lab.balance import (centre_of_mass_shift, centre_of_pressure, centr
                                  plan_centre_of_pressure)
 from virtual_lab.foot_placement import (body_following_share, marker_trajectories, plant_feet, stance_foot_slip_m,
                                         target_marker_names)
-from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, joint_angles_deg, leg_phase, right_foot_share,
+from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, REFERENCE_CADENCE_STEPS_PER_MIN, joint_angles_deg, leg_phase, right_foot_share,
                                     solve_pelvis_translation)
+from virtual_lab.band_limited_ik import KNOT_SPACING_S
 from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
 from virtual_lab.whole_body_ik import PELVIS_TRANSLATIONS, solve_band_limited
 from virtual_lab.subjects import VirtualSubject
@@ -25,7 +26,8 @@ from pipeline.storage import write_mot
 from virtual_lab.writers import grf_columns, write_trc
 
 
-# Highest frequency content of the synthetic motion (Hz): below the pipeline's 6 Hz low-pass.
+# Highest frequency content of the synthetic motion (Hz) up to the reference cadence, below the
+# pipeline's 6 Hz low-pass; faster cadences scale it (:func:`motion_bandwidth_hz`).
 MOTION_BANDWIDTH_HZ = 4.0
 # Whole-body IK passes: each after the first moves the targets by the balance correction and
 # refines in band. The correction converges slowly (a third to a half of the COP error per pass):
@@ -75,6 +77,22 @@ class SynthesizedTrial:
     events: dict[str, list[float]]
 
 
+def motion_bandwidth_hz(cadence_steps_per_min: float) -> float:
+    """Band-limit (Hz) of the motion: :data:`MOTION_BANDWIDTH_HZ` up to the reference cadence, in proportion above it.
+
+    The harmonics of gait scale with the step frequency. With 4 Hz at 130 steps/min the stance
+    foot could not stop quickly enough at load acceptance nor stay put until heel-off: it slid
+    1.0–1.3 cm in 16 of the 24 gait2hip24 trials; with 4.73 Hz (and the correction's knots
+    closer in the same proportion) 5.8–9.3 mm over 20 subjects. Up to the reference cadence the
+    4 Hz limit keeps the slip under 7 mm and the motion is left as it was.
+    """
+    return MOTION_BANDWIDTH_HZ * _cadence_scale(cadence_steps_per_min)
+
+
+def _cadence_scale(cadence_steps_per_min: float) -> float:
+    return max(1.0, cadence_steps_per_min / REFERENCE_CADENCE_STEPS_PER_MIN)
+
+
 def marker_positions(model: opensim.Model, coordinates: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
     """Forward kinematics in OpenSim: ``(names, (n_frames, n_markers, 3) m)``."""
     state = default_state(model)
@@ -111,7 +129,7 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     # Band-limit the whole motion well below the pipeline's 6 Hz low-pass, so that the
     # accelerations ID sees are the ones the GRFs were derived from: the template first, so that
     # the IK below corrects the motion as it will be filtered, and the IK's result again.
-    b, a = butter(4, MOTION_BANDWIDTH_HZ / (settings.marker_rate_hz / 2))
+    b, a = butter(4, motion_bandwidth_hz(cadence_steps_per_min) / (settings.marker_rate_hz / 2))
     padded = {name: filtfilt(b, a, values) for name, values in padded.items()}
     # The template on that first pelvis path does not keep the stance foot still: whole-body IK
     # on planted footprints moves the pelvis and the legs together to plant it.
@@ -131,7 +149,7 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
         return centre_of_mass_shift(error, omega_squared, 1.0 / settings.marker_rate_hz) / COM_SHIFT_PER_PELVIS_SHIFT
 
     padded = solve_band_limited(model, padded_times, targets, padded, lambda values: filtfilt(b, a, values),
-                                n_passes=IK_PASSES,
+                                n_passes=IK_PASSES, knot_spacing_s=KNOT_SPACING_S / _cadence_scale(cadence_steps_per_min),
                                 shift=balance_shift, shift_share=body_following_share(targets))
     # The GRFs are those of the motion as the pipeline's ID sees it, after its low-pass: the
     # motion keeps content up to ~5 Hz (the second step harmonic is 4.3 Hz at 130 steps/min),

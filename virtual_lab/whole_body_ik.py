@@ -121,7 +121,7 @@ def solve_whole_body_opensim(model_path: Path, times_s: np.ndarray, targets: Mar
 
 def solve_band_limited(model: opensim.Model, times_s: np.ndarray, targets: MarkerTargets,
                        template_coordinates: dict[str, np.ndarray], band_limit: Callable[[np.ndarray], np.ndarray],
-                       n_passes: int = 2,
+                       n_passes: int = 2, knot_spacing_s: float | None = None,
                        shift: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
                        shift_share: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Whole-body IK whose result still meets the planted targets after ``band_limit``.
@@ -134,12 +134,14 @@ def solve_band_limited(model: opensim.Model, times_s: np.ndarray, targets: Marke
     displacement of the body (the balance correction of :mod:`virtual_lab.balance`), which is
     added to the targets, each marker taking the share ``shift_share`` ``(n_frames, n_markers)``
     (0–1) of it; displacements accumulate over passes. Returns the last solution, band-limited:
-    name → ``(n_frames,)`` (rad, m). ``band_limit`` filters one ``(n_frames,)`` series.
+    name → ``(n_frames,)`` (rad, m). ``band_limit`` filters one ``(n_frames,)`` series; the
+    refinement's B-spline knots are ``knot_spacing_s`` apart (s; default
+    :data:`virtual_lab.band_limited_ik.KNOT_SPACING_S`), matched to the band-limit.
     """
-    from virtual_lab.band_limited_ik import filtered_basis, refine_in_band
+    from virtual_lab.band_limited_ik import KNOT_SPACING_S, filtered_basis, refine_in_band
 
     positions = targets.positions_m.copy()
-    basis = filtered_basis(times_s, band_limit) if n_passes > 1 else None
+    basis = filtered_basis(times_s, band_limit, knot_spacing_s or KNOT_SPACING_S) if n_passes > 1 else None
     solution = {name: band_limit(values) for name, values in
                 solve_whole_body(model, times_s, targets, template_coordinates).items()}
     for _ in range(n_passes - 1):

@@ -134,6 +134,13 @@ def test_stance_foot_slip_is_below_one_centimetre_at_90_and_110_steps_per_min(sm
     assert len(slow) == 2 and max(slow) < 0.01
 
 
+def test_motion_band_limit_follows_the_cadence_above_the_reference():
+    from virtual_lab.trial import MOTION_BANDWIDTH_HZ, motion_bandwidth_hz
+
+    assert motion_bandwidth_hz(90.0) == motion_bandwidth_hz(110.0) == MOTION_BANDWIDTH_HZ
+    assert motion_bandwidth_hz(130.0) == pytest.approx(MOTION_BANDWIDTH_HZ * 130.0 / 110.0)
+
+
 def test_centre_of_pressure_stays_inside_the_stance_foot(small_cohort):
     assert max(trial.cop_outside_foot_m for trial in small_cohort.trials.values()) < 0.01
 
