@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import opensim
 from scipy.interpolate import BSpline
-from scipy.sparse import csc_matrix
+from scipy.sparse import bsr_matrix, csc_matrix
 from scipy.sparse.linalg import splu
 
 from virtual_lab.foot_placement import MarkerTargets
@@ -93,7 +93,7 @@ def refine_in_band(model: opensim.Model, times_s: np.ndarray, targets: MarkerTar
         band = np.zeros((n_basis, 2 * width + 1, n_free, n_free))
         gradient = np.zeros((n_basis, n_free))
         for frame, (first, last) in zip(grid, reach):
-            state.setQ(opensim.Vector(q[frame]))
+            state.setQ(opensim.Vector.createFromMat(q[frame]))
             model.realizePosition(state)
             position, rows = marker_jacobian.evaluate(state)
             J = rows[:, columns]                                          # (3 n_markers, n_free)
@@ -119,15 +119,20 @@ def _banded_to_sparse(band: np.ndarray, ridge: float) -> csc_matrix:
     """
     n_basis, n_offsets, n_free, _ = band.shape
     width = n_offsets // 2
-    block, offset, row, column = np.meshgrid(np.arange(n_basis), np.arange(n_offsets), np.arange(n_free),
-                                             np.arange(n_free), indexing="ij")
-    partner = block + offset - width
-    inside = (partner >= 0) & (partner < n_basis)
-    rows, columns = (block * n_free + row)[inside], (partner * n_free + column)[inside]
-    values = band[inside] + np.where(rows == columns, ridge, 0.0)
-    kept = values != 0.0
+    blocks, partners, starts = [], [], [0]
+    for block in range(n_basis):
+        first, last = max(0, block - width), min(n_basis, block + width + 1)
+        blocks.append(band[block, first - block + width:last - block + width])   # (k, n_free, n_free)
+        partners.extend(range(first, last))
+        starts.append(len(partners))
+    data = np.concatenate(blocks)
+    diagonal = np.flatnonzero(np.asarray(partners) == np.repeat(np.arange(n_basis), np.diff(starts)))
+    data[diagonal] += ridge * np.eye(n_free)
     size = n_basis * n_free
-    return csc_matrix((values[kept], (rows[kept], columns[kept])), shape=(size, size))
+    matrix = bsr_matrix((data, partners, starts), shape=(size, size)).tocsc()
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    return matrix
 
 
 def filtered_basis(times_s: np.ndarray, band_limit: Callable[[np.ndarray], np.ndarray],

@@ -85,8 +85,8 @@ def total_external_wrench(model: opensim.Model, times_s: np.ndarray, coordinates
     sampled = np.unique(np.append(np.arange(0, n_frames, momentum_every), n_frames - 1))
     linear, angular, com = np.zeros((n_frames, 3)), np.zeros((n_frames, 3)), np.zeros((n_frames, 3))
     for frame in sampled:
-        state.setQ(opensim.Vector(q[frame]))
-        state.setU(opensim.Vector(u[frame]))
+        state.setQ(opensim.Vector.createFromMat(q[frame]))
+        state.setU(opensim.Vector.createFromMat(u[frame]))
         model.realizeVelocity(state)
         momentum = matter.calcSystemMomentumAboutGroundOrigin(state)
         angular[frame] = momentum.get(0).to_numpy()

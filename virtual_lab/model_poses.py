@@ -63,7 +63,7 @@ def marker_locations_m(model: opensim.Model, state: opensim.State, q: np.ndarray
     """Ground positions ``(n_frames, n_markers, 3)`` m of ``markers`` over the poses ``q`` ``(n_frames, n_q)``."""
     positions = np.zeros((len(q), len(markers), 3))
     for frame in range(len(q)):
-        state.setQ(opensim.Vector(q[frame]))
+        state.setQ(opensim.Vector.createFromMat(q[frame]))
         model.realizePosition(state)
         for index, marker in enumerate(markers):
             positions[frame, index] = marker.getLocationInGround(state).to_numpy()

@@ -184,7 +184,7 @@ def solve_whole_body(model: opensim.Model, times_s: np.ndarray, targets: MarkerT
         weights = np.repeat(targets.weights[frame] / targets.weights[frame].sum(), 3)  # (3 n_markers,)
         goal = targets.positions_m[frame].reshape(-1)
         for _ in range(GAUSS_NEWTON_MAX_ITERATIONS):
-            state.setQ(opensim.Vector(q))
+            state.setQ(opensim.Vector.createFromMat(q))
             model.realizePosition(state)
             position, rows = marker_jacobian.evaluate(state)
             J = rows[:, free_columns]               # u = dq/dt for every joint of the model
