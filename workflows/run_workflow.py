@@ -13,12 +13,17 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from pipeline.atomic import write_json_atomically
 from pipeline.errors import Gait2HipError
 from workflows.workflow_config import WorkflowConfig
+
+if TYPE_CHECKING:
+    from pipeline.config import PipelineConfig
+
 
 class WorkflowError(Gait2HipError):
     """A workflow step cannot go on (e.g. no labelled trial)."""
@@ -34,7 +39,6 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
     from pipeline.config import PipelineConfig
     from surrogate.evaluate import evaluate_checkpoint
     from workflows.report import write_report
-    from workflows.timing_study import run_timing_study
 
     out = Path(config.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -87,9 +91,7 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
     timing = None
     if config.timing.n_trials > 0:
         done = step("timing (OpenSim vs surrogates, same trials)")
-        timing = run_timing_study(cohort_dir, dataset, checkpoints, out / "timing", n_trials=config.timing.n_trials,
-                                  repetitions=config.timing.repetitions, config=pipeline_config,
-                                  progress=lambda message: progress(f"      {message}"))
+        timing = _timing(config, cohort_dir, dataset, checkpoints, out / "timing", pipeline_config, force, progress)
         done()
 
     done = step("report")
@@ -156,8 +158,35 @@ def _train(name: str, config: WorkflowConfig, dataset: Path, run_dir: Path, forc
     return result.best_checkpoint
 
 
-def _fingerprint(training: dict, dataset: Path) -> str:
-    digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode())
+def _timing(config: WorkflowConfig, cohort_dir: Path, dataset: Path, checkpoints: dict[str, Path], out_dir: Path,
+            pipeline_config: PipelineConfig, force: bool, progress: Callable[[str], None]) -> dict:
+    """The timing study's summary: reused when its settings, the checkpoints and the dataset are unchanged.
+
+    Timing re-runs the OpenSim path on trials, several times each (minutes a trial), so a re-run
+    of a finished workflow reuses it as it does labels and models; ``--force`` times again.
+    """
+    from workflows.timing_study import run_timing_study
+
+    recorded_by = {"timing": dataclasses.asdict(config.timing), "pipeline": pipeline_config.to_dict(),
+                   "checkpoints": {name: hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                                   for name, path in sorted(checkpoints.items())}}
+    fingerprint = _fingerprint(recorded_by, dataset)
+    summary_path = out_dir / "summary.json"
+    if not force and summary_path.is_file():
+        recorded = json.loads(summary_path.read_text())
+        if recorded.pop("fingerprint", None) == fingerprint:
+            progress(f"      timing: up to date in {out_dir}")
+            return recorded
+    timing = run_timing_study(cohort_dir, dataset, checkpoints, out_dir, n_trials=config.timing.n_trials,
+                              repetitions=config.timing.repetitions, config=pipeline_config,
+                              progress=lambda message: progress(f"      {message}"))
+    write_json_atomically(summary_path, {**timing, "fingerprint": fingerprint})
+    return timing
+
+
+def _fingerprint(settings: dict, dataset: Path) -> str:
+    """sha256 of ``settings`` (as sorted JSON) and of every parquet file of ``dataset``."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for path in sorted(Path(dataset).rglob("*.parquet")):
         digest.update(str(path.relative_to(dataset)).encode())
         digest.update(path.read_bytes())

@@ -52,11 +52,12 @@ def test_run_writes_a_report_with_every_model_and_the_runtime(finished_run):
     assert summary["timing"]["trials"] and summary["evaluations"]["mamba"]["generalisation_gap"]
 
 
-def test_second_run_reuses_labels_and_trained_models(finished_run, capsys):
+def test_second_run_reuses_labels_trained_models_and_timing(finished_run, capsys):
     checkpoint = finished_run / "run" / "models" / "lstm" / "best.pt"
     before = checkpoint.stat().st_mtime_ns
     assert main(["run", str(finished_run / "tiny.yaml")]) == 0
-    assert "lstm: up to date" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "lstm: up to date" in printed and "timing: up to date" in printed
     assert checkpoint.stat().st_mtime_ns == before
 
 
