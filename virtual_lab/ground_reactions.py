@@ -24,7 +24,7 @@ from scipy.interpolate import CubicSpline
 
 from virtual_lab.balance import centre_of_pressure
 from virtual_lab.kinematics import right_foot_share
-from virtual_lab.model_poses import default_state, speed_indices
+from virtual_lab.model_poses import default_state, pose_matrix
 
 STANDARD_GRAVITY_M_PER_S2 = 9.80665
 FOOT_HALF_WIDTH_M = 0.04
@@ -75,11 +75,8 @@ def total_external_wrench(model: opensim.Model, times_s: np.ndarray, coordinates
     and last 0.1 s left out): close enough for the balance correction, not for the written GRFs.
     """
     state = default_state(model)
-    indices = speed_indices(model, state)
     n_frames = len(times_s)
-    q = np.zeros((n_frames, state.getNQ()))
-    for name, values in coordinates.items():
-        q[:, indices[name]] = values
+    q = pose_matrix(model, state, coordinates, default_q=np.zeros(state.getNQ()))
     u = CubicSpline(times_s, q).derivative()(times_s)   # every joint of gait2392 has u = q̇
     matter = model.getMatterSubsystem()
     sampled = np.unique(np.append(np.arange(0, n_frames, momentum_every), n_frames - 1))

@@ -16,8 +16,8 @@ from virtual_lab.balance import (centre_of_mass_shift, centre_of_pressure, centr
                                  plan_centre_of_pressure)
 from virtual_lab.foot_placement import (body_following_share, marker_trajectories, plant_feet, stance_foot_slip_m,
                                         target_marker_names)
-from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, REFERENCE_CADENCE_STEPS_PER_MIN, joint_angles_deg, leg_phase, right_foot_share,
-                                    solve_pelvis_translation)
+from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, REFERENCE_CADENCE_STEPS_PER_MIN, joint_angles_deg,
+                                    leg_phase, right_foot_share, solve_pelvis_translation)
 from virtual_lab.band_limited_ik import KNOT_SPACING_S
 from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
 from virtual_lab.whole_body_ik import PELVIS_TRANSLATIONS, solve_band_limited
@@ -83,8 +83,9 @@ def motion_bandwidth_hz(cadence_steps_per_min: float) -> float:
     The harmonics of gait scale with the step frequency. With 4 Hz at 130 steps/min the stance
     foot could not stop quickly enough at load acceptance nor stay put until heel-off: it slid
     1.0–1.3 cm in 16 of the 24 gait2hip24 trials; with 4.73 Hz (and the correction's knots
-    closer in the same proportion) 5.8–9.3 mm over 20 subjects. Up to the reference cadence the
-    4 Hz limit keeps the slip under 7 mm and the motion is left as it was.
+    closer in the same proportion) at most 8.9 mm (``benchmarks/synthesis_quality.py``). Up to
+    the reference cadence the 4 Hz limit keeps the slip under 9 mm (8.3 mm at most at 110) and
+    the motion is left as it was.
     """
     return MOTION_BANDWIDTH_HZ * _cadence_scale(cadence_steps_per_min)
 
