@@ -24,8 +24,9 @@ _TIME_MATCH_TOLERANCE_S = 1e-6
 
 def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_forces_path: Path,
                       model_config: ModelConfig, hip_muscles: list[str], body_mass_kg: float,
-                      ground_reactions: GroundReactions, contact_threshold_n: float) -> pd.DataFrame:
-    """Return the label table of one trial, one row per IK frame.
+                      ground_reactions: GroundReactions, contact_threshold_n: float,
+                      start_time_s: float | None = None) -> pd.DataFrame:
+    """Return the label table of one trial, one row per IK frame (from ``start_time_s`` when given).
 
     Parameters
     ----------
@@ -37,8 +38,12 @@ def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_for
         Muscles whose forces become ``<muscle>_force`` columns.
     body_mass_kg
         Divides moments (Nm → Nm/kg) and forces (N → N/kg).
+    start_time_s
+        First frame SO solved (s), when it started after the trial's first frame.
     """
     ik = read_opensim_table(ik_coordinates_path)
+    if start_time_s is not None:
+        ik = ik[ik["time"] >= start_time_s - _TIME_MATCH_TOLERANCE_S].reset_index(drop=True)
     if not table_in_degrees(ik_coordinates_path):
         raise InputDataError(ik_coordinates_path, "IK coordinates are expected in degrees (inDegrees=yes)")
     inverse_dynamics = read_opensim_table(id_forces_path)

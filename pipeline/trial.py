@@ -27,7 +27,7 @@ from pipeline.markers import check_and_fill, read_trc, write_trc_m
 from pipeline.model_config import ModelConfig
 from pipeline.opensim_log import opensim_output_to
 from pipeline.qc import FAILED, compute_qc
-from pipeline.static_optimization import run_static_optimization
+from pipeline.static_optimization import MAX_START_RETRIES, run_static_optimization
 from pipeline.storage import read_opensim_table
 from pipeline.subject import SubjectInfo
 
@@ -48,6 +48,7 @@ class TrialResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     n_frames: int = 0
     marker_notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     labels_path: Path | None = None
     summary_path: Path | None = None
     ik_coordinates_path: Path | None = None
@@ -129,9 +130,15 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
             external_loads_path=external_loads_path, actuators_path=actuators_path, out_dir=out_dir / "so",
             settings=config.static_optimization, time_range_s=time_range, trial_id=trial_id,
-            log_dir=out_dir / "logs")
+            log_dir=out_dir / "logs",
+            later_start_times_s=[float(t) for t in markers.times_s[1:1 + MAX_START_RETRIES]])
         result.timings_s["so"] = static_optimization.wall_time_s
         result.so_forces_path = static_optimization.forces_path
+        if static_optimization.skipped_start_frames:
+            result.notes.append(
+                f"SO started {static_optimization.skipped_start_frames} frame(s) late, at "
+                f"{static_optimization.start_time_s:.3f} s, and the labels with it; at the trial's first frame: "
+                f"{' '.join(static_optimization.start_failure.split())}")
 
         stage = "labels"
         start = time.perf_counter()
@@ -139,7 +146,7 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             ik_coordinates_path=ik.coordinates_path, id_forces_path=inverse_dynamics.generalized_forces_path,
             so_forces_path=static_optimization.forces_path, model_config=model_config, hip_muscles=hip_muscles,
             body_mass_kg=subject.mass_kg, ground_reactions=ground_reactions,
-            contact_threshold_n=config.grf.contact_threshold_n)
+            contact_threshold_n=config.grf.contact_threshold_n, start_time_s=static_optimization.start_time_s)
         report = compute_qc(
             marker_rms_error_m=ik.marker_rms_error_m, marker_max_error_m=ik.marker_max_error_m,
             inverse_dynamics=read_opensim_table(inverse_dynamics.generalized_forces_path),
@@ -199,6 +206,7 @@ def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineCo
         "stages_run": list(result.timings_s),
         "n_frames": result.n_frames,
         "marker_notes": result.marker_notes,
+        "notes": result.notes,
         "qc": result.qc,
         "wall_time_s": result.timings_s,
         "outputs": {"labels": result.labels_path.name if result.labels_path else None},
