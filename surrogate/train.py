@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from surrogate.dataset import find_channels, load_dataset
 from surrogate.models.registry import build_model
 from surrogate.preprocessing import Standardizer
 from surrogate.segmentation import segment_table
-from surrogate.split import split_subjects
+from surrogate.split import SubjectSplit, split_subjects
 
 _log = logging.getLogger(__name__)
 BEST, LAST = "best.pt", "last.pt"
@@ -38,8 +39,13 @@ class TrainResult:
     seconds_per_epoch: float
 
 
-def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, resume: bool = False) -> TrainResult:
-    """Train ``config.model`` on the dataset; write checkpoints, history and ``summary.json``."""
+def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, resume: bool = False,
+                      train_subjects: Sequence[str] | None = None) -> TrainResult:
+    """Train ``config.model`` on the dataset; write checkpoints, history and ``summary.json``.
+
+    ``train_subjects`` keeps only these of the split's training subjects (learning curves:
+    ``benchmarks/learning_curve.py``); validation and test subjects stay those of the split.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
@@ -50,6 +56,12 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         table = table[table["group"].isin(config.groups)]
     channels = find_channels(table, tuple(config.targets))
     split = split_subjects(table, tuple(config.split_fractions), config.seed)
+    if train_subjects is not None:
+        unknown = sorted(set(train_subjects) - set(split.train))
+        if unknown or not train_subjects:
+            raise ValueError(f"train_subjects must be a non-empty subset of the split's training subjects "
+                             f"{list(split.train)}; got {list(train_subjects)}")
+        split = SubjectSplit(tuple(sorted(train_subjects)), split.validation, split.test)
     if config.mirror_left_cycles:
         # Segmented in the same call as the rest, so every sample gets the same length rule.
         mirrored = mirror_sides(table[table["subject"].isin(split.train)])

@@ -103,3 +103,13 @@ def test_learning_rate_halves_when_validation_stalls(labelled_dataset, tmp_path)
             rate, stalled = rate / 2, 0
     np.testing.assert_allclose([epoch["learning_rate"] for epoch in history], expected)
     assert min(expected) < 0.05, "the run should stall at least once for the test to mean something"
+
+
+def test_training_subjects_can_be_narrowed_keeping_validation_and_test(labelled_dataset, tmp_path):
+    config = dataclasses.replace(_config("transformer"), max_epochs=1)
+    split = load_checkpoint(train_from_config(config, labelled_dataset, tmp_path / "full").best_checkpoint)[1]["split"]
+    with pytest.raises(ValueError, match="subset of the split's training subjects"):
+        train_from_config(config, labelled_dataset, tmp_path / "test_subject", train_subjects=split["test"])
+    narrowed = train_from_config(config, labelled_dataset, tmp_path / "narrowed", train_subjects=split["train"][:1])
+    state = load_checkpoint(narrowed.best_checkpoint)[1]
+    assert state["split"] == {**split, "train": split["train"][:1]}
