@@ -6,7 +6,7 @@ forces with muscles plus the residual and reserve actuators of :mod:`pipeline.ac
 
 Before its first optimisation OpenSim equilibrates every muscle once, at the first frame. At an
 extreme opening pose or speed that Newton solve can fail ("Unable to compute equilibrium for
-this muscle", one of 153 gait2hip48 trials) though every later frame would solve; the tool then
+this muscle", one of the first 21 gait2hip48 trials) though every later frame would solve; the tool then
 stops before solving any frame. SO is then run again from the next frame, up to
 ``MAX_START_RETRIES`` times, and the labels start where it started.
 """
