@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from pipeline.atomic import write_json_atomically
 from surrogate.config import TrainingConfig
@@ -28,10 +29,9 @@ from surrogate.split import split_subjects
 from surrogate.train import load_checkpoint, train_from_config
 
 
-def test_r2(checkpoint: Path, dataset: Path) -> dict[str, float]:
-    """Subject-level mean R² per target group on the checkpoint's test subjects."""
+def held_out_r2(checkpoint: Path, table: pd.DataFrame) -> dict[str, float]:
+    """Subject-level mean R² per target group on the checkpoint's test subjects (rows of ``table``)."""
     model, state = load_checkpoint(checkpoint)
-    table = load_dataset(dataset)
     evaluation = evaluate_on(model, state, table[table["subject"].isin(state["split"]["test"])], "test")
     summary = evaluation.summary[evaluation.summary["metric"] == "r2"]
     return {row.target: float(row.mean) for row in summary.itertuples()}
@@ -48,9 +48,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/learning_curve"))
     args = parser.parse_args()
     config = dataclasses.replace(TrainingConfig.from_yaml(args.config), split_fractions=tuple(args.split))
-    table = load_dataset(args.dataset)
-    if "group" in table.columns:
-        table = table[table["group"].isin(config.groups)]
+    dataset = load_dataset(args.dataset)
+    table = dataset[dataset["group"].isin(config.groups)] if "group" in dataset.columns else dataset
     split = split_subjects(table, tuple(config.split_fractions), config.seed)
     rng = np.random.default_rng(args.seed)
     print(f"{config.model}: {len(split.train)} training, {len(split.validation)} validation, "
@@ -65,7 +64,7 @@ def main() -> None:
             subjects = sorted(rng.choice(split.train, size=size, replace=False).tolist())
             started = time.perf_counter()
             result = train_from_config(config, args.dataset, args.out / f"n{size:02d}_{repeat}", train_subjects=subjects)
-            r2 = test_r2(result.best_checkpoint, args.dataset)
+            r2 = held_out_r2(result.best_checkpoint, dataset)
             seconds = time.perf_counter() - started
             rows.append({"n_train_subjects": size, "repeat": repeat, "train_subjects": subjects,
                          "forces_r2": r2.get("forces"), "moments_r2": r2.get("moments"),
