@@ -7,7 +7,11 @@ apply to every model alike (batch size, left-cycle mirroring, learning-rate sche
 few transformer sizes for reference. Test metrics are deliberately not computed here.
 
     .venv/bin/python benchmarks/select_training_options.py runs/gait2hip24/labels/dataset \
-        --split 0.67 0.16 0.17 --out runs/select_training_options
+        --split 0.67 0.16 0.17 --out runs/select_training_options [--variants "batch 8"]
+
+With ``--variants`` only the variants whose names start with those prefixes are trained; their
+rows are added to (or replace theirs in) the ``summary.json`` an earlier run of the same dataset,
+base config and split left in ``--out``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from pathlib import Path
 
 from pipeline.atomic import write_json_atomically
 from surrogate.config import TrainingConfig
-from surrogate.train import train_from_config
+from surrogate.dataset import load_dataset
+from surrogate.evaluate import evaluate_on
+from surrogate.train import load_checkpoint, train_from_config
 
 VARIANTS: dict[str, dict] = {
     "batch 16, no mirroring": {"batch_size": 16, "mirror_left_cycles": False},
@@ -34,6 +40,14 @@ VARIANTS: dict[str, dict] = {
     "batch 16, d_model 128": {"batch_size": 16, "model_config": {"d_model": 128, "feedforward": 256}},
     "batch 16, dropout 0": {"batch_size": 16, "model_config": {"dropout": 0.0}},
     "batch 16, dropout 0.2": {"batch_size": 16, "model_config": {"dropout": 0.2}},
+    "batch 8, 3 layers": {"batch_size": 8, "model_config": {"n_layers": 3}},
+    "batch 8, 4 layers": {"batch_size": 8, "model_config": {"n_layers": 4}},
+    "batch 8, d_model 128": {"batch_size": 8, "model_config": {"d_model": 128, "feedforward": 256}},
+    "batch 8, dropout 0.2": {"batch_size": 8, "model_config": {"dropout": 0.2}},
+    "batch 8, weight decay 0.01": {"batch_size": 8, "weight_decay": 1e-2},
+    "batch 8, patience 40, 300 epochs": {"batch_size": 8, "patience": 40, "max_epochs": 300},
+    "batch 8, 4 layers, patience 40, 300 epochs": {"batch_size": 8, "patience": 40, "max_epochs": 300,
+                                                   "model_config": {"n_layers": 4}},
 }
 
 
@@ -44,30 +58,58 @@ def variant_config(base: TrainingConfig, changes: dict, split: tuple[float, floa
     return dataclasses.replace(base, model_config=model_config, split_fractions=split, **changes)
 
 
+def validation_r2(checkpoint: Path, table) -> dict[str, float]:
+    """Subject-level mean R² per target group on the checkpoint's validation subjects only."""
+    model, state = load_checkpoint(checkpoint)
+    validation = table[table["subject"].isin(state["split"]["validation"])]
+    summary = evaluate_on(model, state, validation, "validation").summary
+    return {row.target: float(row.mean) for row in summary[summary["metric"] == "r2"].itertuples()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path, help="label dataset folder (LABELS/dataset)")
     parser.add_argument("--config", type=Path, default=Path("surrogate/configs/transformer.yaml"))
     parser.add_argument("--split", type=float, nargs=3, default=(0.67, 0.16, 0.17), metavar=("TRAIN", "VAL", "TEST"))
     parser.add_argument("--out", type=Path, default=Path("runs/select_training_options"))
+    parser.add_argument("--variants", nargs="+", metavar="PREFIX",
+                        help="only the variants whose names start with one of these (default: all)")
     args = parser.parse_args()
     base = TrainingConfig.from_yaml(args.config)
+    table = load_dataset(args.dataset)
     rows = []
-    print(f"{'variant':<42} {'validation loss':>15} {'best epoch':>10} {'epochs':>7} {'train cycles':>12} {'s':>6}")
+    print(f"{'variant':<42} {'validation loss':>15} {'val R² forces':>13} {'val R² moments':>14} "
+          f"{'best epoch':>10} {'epochs':>7} {'train cycles':>12} {'s':>6}")
     for index, (name, changes) in enumerate(VARIANTS.items()):
+        if args.variants and not any(name.startswith(prefix) for prefix in args.variants):
+            continue
         started = time.perf_counter()
         result = train_from_config(variant_config(base, changes, tuple(args.split)), args.dataset,
                                    args.out / f"variant_{index:02d}")
         summary = json.loads((result.run_dir / "summary.json").read_text())
         row = {"variant": name, "changes": changes, "best_validation_loss": result.best_validation_loss,
                "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-               "n_train_segments": summary["n_train_segments"], "seconds": time.perf_counter() - started}
+               "n_train_segments": summary["n_train_segments"], "seconds": time.perf_counter() - started,
+               "validation_r2": validation_r2(result.best_checkpoint, table)}
         rows.append(row)
-        print(f"{name:<42} {row['best_validation_loss']:>15.4f} {row['best_epoch']:>10d} {row['epochs_run']:>7d} "
+        r2 = row["validation_r2"]
+        print(f"{name:<42} {row['best_validation_loss']:>15.4f} {r2.get('forces', float('nan')):>13.3f} "
+              f"{r2.get('moments', float('nan')):>14.3f} {row['best_epoch']:>10d} {row['epochs_run']:>7d} "
               f"{row['n_train_segments']:>12d} {row['seconds']:>6.0f}", flush=True)
-    write_json_atomically(args.out / "summary.json", {
-        "kind": "gait2hip.select_training_options", "dataset": str(args.dataset), "base_config": str(args.config),
-        "split_fractions": list(args.split), "variants": rows})
+    settings = {"kind": "gait2hip.select_training_options", "dataset": str(args.dataset),
+                "base_config": str(args.config), "split_fractions": list(args.split)}
+    write_json_atomically(args.out / "summary.json", {**settings, "variants": merged_rows(args.out / "summary.json",
+                                                                                        settings, rows)})
+
+
+def merged_rows(summary_path: Path, settings: dict, rows: list[dict]) -> list[dict]:
+    """``rows`` added to the variants an earlier run of the same settings recorded (a variant run again replaces its row)."""
+    earlier = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    kept = earlier.get("variants", []) if all(earlier.get(key) == value for key, value in settings.items()) else []
+    names = {row["variant"] for row in rows}
+    order = list(VARIANTS)
+    merged = [row for row in kept if row["variant"] not in names] + rows
+    return sorted(merged, key=lambda row: order.index(row["variant"]) if row["variant"] in order else len(order))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Every task (one scaling, one trial) runs in a child process started by a joblib worker
 (``loky`` locally, or Dask through joblib's Dask backend), so a crash fails that task only.
 A task is skipped when its ``result.json`` records the same input hash (inputs, model files,
-settings) and its outputs exist; anything else re-runs. All outputs are written atomically.
+settings) and its outputs exist, whether it passed QC or failed it (the same inputs give the same
+verdict); a task that stopped with an error (a tool error, bad input, a timeout, a crash) and
+anything changed re-run. All outputs are written atomically.
 
 Output layout (``LABELS_DIR``)::
 
@@ -185,7 +187,10 @@ def _up_to_date_result(request: dict) -> dict | None:
     if not result_path.is_file():
         return None
     previous = json.loads(result_path.read_text())
-    if previous.get("input_hash") != request["input_hash"] or previous.get("status") == FAILED:
+    # A QC verdict (status failed, no error) is what the same inputs and settings give again; a
+    # tool error, a timeout or a crash may not be, so those tasks run again.
+    crashed = previous.get("status") == FAILED and previous.get("error")
+    if previous.get("input_hash") != request["input_hash"] or crashed:
         return None
     needed = previous.get("labels") if request["kind"] == "trial" else previous.get("scaled_model")
     return previous if needed and Path(needed).is_file() else None

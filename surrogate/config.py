@@ -41,8 +41,8 @@ class TrainingConfig(YamlConfig):
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     seed: int = 0
     mirror_left_cycles: bool = True
-    max_epochs: int = 150
-    patience: int = 20
+    max_epochs: int = 300
+    patience: int = 40
     batch_size: int = 8
     learning_rate: float = 2e-3
     lr_reduce_patience: int = 0

@@ -59,7 +59,7 @@ def test_the_label_command_exits_non_zero_when_a_trial_failed(tiny_cohort, tmp_p
     assert main(["label", str(cohort), "--out", str(out), "--quiet", "--tolerate-failures"]) == 0
 
 
-def test_rerun_skips_unchanged_trials_and_redoes_changed_ones(tiny_cohort, tmp_path):
+def test_rerun_skips_unchanged_trials_qc_failures_included_and_redoes_the_rest(tiny_cohort, tmp_path):
     cohort = tmp_path / "cohort"
     shutil.copytree(tiny_cohort, cohort)
     first = label_cohort(cohort, tmp_path / "labels", PipelineConfig(), BatchOptions(jobs=2, quiet=True))
@@ -70,9 +70,18 @@ def test_rerun_skips_unchanged_trials_and_redoes_changed_ones(tiny_cohort, tmp_p
     grf.write_text(grf.read_text().replace("endheader", "endheader", 1) + "\n")  # same data, new bytes
     changed = label_cohort(cohort, tmp_path / "labels", PipelineConfig(), BatchOptions(jobs=2, quiet=True))
     assert changed.n_skipped == 3
-    new_config = PipelineConfig.from_dict({"static_optimization": {"lowpass_cutoff_hz": 8.0}})
-    reconfigured = label_cohort(cohort, tmp_path / "labels", new_config, BatchOptions(jobs=2, quiet=True))
-    assert reconfigured.n_skipped == 0
+    # No IK reaches a marker RMS error of 1 µm: under these settings every trial fails QC.
+    strict = PipelineConfig.from_dict({"qc": {"marker_rms_error_warn_m": 1e-7, "marker_rms_error_fail_m": 1e-6}})
+    reconfigured = label_cohort(cohort, tmp_path / "labels", strict, BatchOptions(jobs=2, quiet=True))
+    assert (reconfigured.n_skipped, reconfigured.n_failed) == (0, 4)
+    # A QC verdict is what the same inputs give again: kept. A trial that stopped with an error runs again.
+    (cohort / "S02" / "trials" / "walk_01" / "markers.trc").write_text("PathFileType\t4\tgarbage\n")
+    for _ in range(2):
+        report = label_cohort(cohort, tmp_path / "labels", strict, BatchOptions(jobs=2, quiet=True))
+        manifest = pd.read_parquet(report.manifest_path).set_index(["subject", "trial"])
+        assert report.n_skipped == 3
+        assert not manifest.loc[("S02", "walk_01"), "skipped"]
+        assert manifest.loc[("S02", "walk_01"), "failed_stage"] == "inputs"
 
 
 def test_killed_batch_leaves_no_half_written_labels_and_resumes(tiny_cohort, tmp_path):

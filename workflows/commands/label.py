@@ -13,7 +13,8 @@ DESCRIPTION = """\
 Discover subjects and trials in COHORT_DIR (layout: docs/cohort_layout.md), scale each
 subject once, and label every trial (IK, ID, SO) in parallel. Each task runs in its own
 process, so a crash inside OpenSim fails that trial only. Re-running skips trials whose
-inputs, model and settings are unchanged (content hashes) and redoes the rest.
+inputs, model and settings are unchanged (content hashes), QC failures included, and redoes the
+rest and any trial that stopped with an error.
 
 Writes to LABELS_DIR: one folder per subject and trial, manifest.parquet/.csv (one row per
 trial: status, error, QC figures, wall times, hashes), dataset/ (labels of every usable
