@@ -11,7 +11,7 @@ few transformer sizes for reference. Test metrics are deliberately not computed 
 
 With ``--variants`` only the variants whose names start with those prefixes are trained; their
 rows are added to (or replace theirs in) the ``summary.json`` an earlier run of the same dataset,
-base config and split left in ``--out``.
+base config (its values) and split left in ``--out``.
 """
 
 from __future__ import annotations
@@ -96,8 +96,9 @@ def main() -> None:
         print(f"{name:<42} {row['best_validation_loss']:>15.4f} {r2.get('forces', float('nan')):>13.3f} "
               f"{r2.get('moments', float('nan')):>14.3f} {row['best_epoch']:>10d} {row['epochs_run']:>7d} "
               f"{row['n_train_segments']:>12d} {row['seconds']:>6.0f}", flush=True)
+    # The base config's values, not only its path: a variant's row means nothing against another base.
     settings = {"kind": "gait2hip.select_training_options", "dataset": str(args.dataset),
-                "base_config": str(args.config), "split_fractions": list(args.split)}
+                "base_config": str(args.config), "base": base.to_dict(), "split_fractions": list(args.split)}
     write_json_atomically(args.out / "summary.json", {**settings, "variants": merged_rows(args.out / "summary.json",
                                                                                         settings, rows)})
 
