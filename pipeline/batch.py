@@ -189,8 +189,8 @@ def _up_to_date_result(request: dict) -> dict | None:
     previous = json.loads(result_path.read_text())
     # A QC verdict (status failed, no error) is what the same inputs and settings give again; a
     # tool error, a timeout or a crash may not be, so those tasks run again.
-    crashed = previous.get("status") == FAILED and previous.get("error")
-    if previous.get("input_hash") != request["input_hash"] or crashed:
+    stopped_with_error = previous.get("status") == FAILED and previous.get("error")
+    if previous.get("input_hash") != request["input_hash"] or stopped_with_error:
         return None
     needed = previous.get("labels") if request["kind"] == "trial" else previous.get("scaled_model")
     return previous if needed and Path(needed).is_file() else None
