@@ -19,22 +19,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from pipeline.atomic import write_json_atomically
 from surrogate.config import TrainingConfig
 from surrogate.dataset import load_dataset
-from surrogate.evaluate import evaluate_on
+from surrogate.evaluate import split_r2
 from surrogate.split import split_subjects
-from surrogate.train import load_checkpoint, train_from_config
-
-
-def held_out_r2(checkpoint: Path, table: pd.DataFrame) -> dict[str, float]:
-    """Subject-level mean R² per target group on the checkpoint's test subjects (rows of ``table``)."""
-    model, state = load_checkpoint(checkpoint)
-    evaluation = evaluate_on(model, state, table[table["subject"].isin(state["split"]["test"])], "test")
-    summary = evaluation.summary[evaluation.summary["metric"] == "r2"]
-    return {row.target: float(row.mean) for row in summary.itertuples()}
+from surrogate.train import train_from_config
 
 
 def main() -> None:
@@ -64,7 +55,7 @@ def main() -> None:
             subjects = sorted(rng.choice(split.train, size=size, replace=False).tolist())
             started = time.perf_counter()
             result = train_from_config(config, args.dataset, args.out / f"n{size:02d}_{repeat}", train_subjects=subjects)
-            r2 = held_out_r2(result.best_checkpoint, dataset)
+            r2 = split_r2(result.best_checkpoint, dataset, "test")
             seconds = time.perf_counter() - started
             rows.append({"n_train_subjects": size, "repeat": repeat, "train_subjects": subjects,
                          "forces_r2": r2.get("forces"), "moments_r2": r2.get("moments"),

@@ -25,8 +25,8 @@ from pathlib import Path
 from pipeline.atomic import write_json_atomically
 from surrogate.config import TrainingConfig
 from surrogate.dataset import load_dataset
-from surrogate.evaluate import evaluate_on
-from surrogate.train import load_checkpoint, train_from_config
+from surrogate.evaluate import split_r2
+from surrogate.train import train_from_config
 
 VARIANTS: dict[str, dict] = {
     "batch 16, no mirroring": {"batch_size": 16, "mirror_left_cycles": False},
@@ -58,14 +58,6 @@ def variant_config(base: TrainingConfig, changes: dict, split: tuple[float, floa
     return dataclasses.replace(base, model_config=model_config, split_fractions=split, **changes)
 
 
-def validation_r2(checkpoint: Path, table) -> dict[str, float]:
-    """Subject-level mean R² per target group on the checkpoint's validation subjects only."""
-    model, state = load_checkpoint(checkpoint)
-    validation = table[table["subject"].isin(state["split"]["validation"])]
-    summary = evaluate_on(model, state, validation, "validation").summary
-    return {row.target: float(row.mean) for row in summary[summary["metric"] == "r2"].itertuples()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path, help="label dataset folder (LABELS/dataset)")
@@ -90,7 +82,7 @@ def main() -> None:
         row = {"variant": name, "changes": changes, "best_validation_loss": result.best_validation_loss,
                "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                "n_train_segments": summary["n_train_segments"], "seconds": time.perf_counter() - started,
-               "validation_r2": validation_r2(result.best_checkpoint, table)}
+               "validation_r2": split_r2(result.best_checkpoint, table, "validation")}
         rows.append(row)
         r2 = row["validation_r2"]
         print(f"{name:<42} {row['best_validation_loss']:>15.4f} {r2.get('forces', float('nan')):>13.3f} "

@@ -52,6 +52,18 @@ def evaluate_on(model: torch.nn.Module, state: dict, table: pd.DataFrame, name: 
     return Evaluation(name, segments, predicted, long, summarise(by_subject, groups))
 
 
+def split_r2(checkpoint: Path, table: pd.DataFrame, part: str) -> dict[str, float]:
+    """Subject-level mean R² per target group (``forces``, ``moments``) on one part of the checkpoint's split.
+
+    ``part`` is ``"train"``, ``"validation"`` or ``"test"``; ``table`` holds the label rows
+    (the checkpoint's dataset, or any rows that include that part's subjects).
+    """
+    model, state = load_checkpoint(checkpoint)
+    evaluation = evaluate_on(model, state, table[table["subject"].isin(state["split"][part])], part)
+    summary = evaluation.summary[evaluation.summary["metric"] == "r2"]
+    return {row.target: float(row.mean) for row in summary.itertuples()}
+
+
 def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, out_dir: Path,
                         external_dir: Path | None = None, external_groups: tuple[str, ...] | None = None) -> dict:
     """Evaluate on the checkpoint's test subjects and, zero-shot, on an external dataset."""

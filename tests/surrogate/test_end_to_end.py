@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from surrogate.config import TrainingConfig
-from surrogate.evaluate import evaluate_checkpoint
+from surrogate.dataset import load_dataset
+from surrogate.evaluate import evaluate_checkpoint, split_r2
 from surrogate.inference import SequenceInputError, predict_angles, predict_segments
 from surrogate.segmentation import SegmentationConfig, heel_strikes, resample_to_points, segment_table
 from surrogate.train import load_checkpoint, train_from_config
@@ -41,6 +42,9 @@ def test_training_then_zero_shot_evaluation_writes_the_study_tables(labelled_dat
     assert json.loads((tmp_path / "eval" / "summary.json").read_text())["model"] == "mamba"
     split = json.loads((tmp_path / "run" / "summary.json").read_text())["split"]
     assert not set(split["train"]) & set(split["test"])
+    test_r2 = results[(results["evaluation"] == "test") & (results["metric"] == "r2")]
+    assert split_r2(result.best_checkpoint, load_dataset(labelled_dataset), "test") == pytest.approx(
+        dict(zip(test_r2["target"], test_r2["mean"])), abs=1e-12)
 
 
 def test_resumed_training_continues_from_the_last_epoch(labelled_dataset, tmp_path):
