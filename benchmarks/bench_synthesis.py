@@ -8,8 +8,11 @@ Times `virtual_lab.trial.synthesize_trial` for a 10 s trial at 110 steps/min (ma
 
 from __future__ import annotations
 
-import argparse
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # one core: no BLAS threads (set before numpy loads)
+
+import argparse
 import statistics
 import tempfile
 import time

@@ -79,14 +79,16 @@ def target_marker_names() -> list[str]:
     return [f"{side.upper()}.{point}" for side in "rl" for point in FOOT_MARKERS] + list(PELVIS_MARKERS)
 
 
-def marker_trajectories(model: opensim.Model, coordinates: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+def marker_trajectories(model: opensim.Model, coordinates: dict[str, np.ndarray], names: list[str],
+                        every: int = 1) -> np.ndarray:
     """Forward kinematics of ``names`` over the frames of ``coordinates`` (rad, m): ``(n_frames, n, 3)`` m.
 
-    Coordinates not in ``coordinates`` are held at 0.
+    Coordinates not in ``coordinates`` are held at 0. ``every`` > 1: on every ``every``-th frame,
+    splined between (:func:`virtual_lab.model_poses.marker_locations_m`).
     """
     state = default_state(model)
     q = pose_matrix(model, state, coordinates, default_q=np.zeros(state.getNQ()))
-    return marker_locations_m(model, state, q, [model.getMarkerSet().get(name) for name in names])
+    return marker_locations_m(model, state, q, [model.getMarkerSet().get(name) for name in names], every)
 
 
 def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray, right_share: np.ndarray,

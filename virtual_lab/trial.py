@@ -11,7 +11,7 @@ from scipy.interpolate import CubicSpline
 from scipy.signal import butter, filtfilt
 
 from virtual_lab.gait_template import GaitTemplate
-from virtual_lab.ground_reactions import share_between_feet, total_external_wrench
+from virtual_lab.ground_reactions import ExternalWrench, share_between_feet, total_external_wrench
 from virtual_lab.balance import (centre_of_mass_shift, centre_of_pressure, centre_of_pressure_outside_foot_m,
                                  plan_centre_of_pressure)
 from virtual_lab.foot_placement import (body_following_share, marker_trajectories, plant_feet, stance_foot_slip_m,
@@ -21,6 +21,7 @@ from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, REFERENCE_CADENCE_STEP
 from virtual_lab.band_limited_ik import KNOT_SPACING_S
 from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
 from virtual_lab.whole_body_ik import PELVIS_TRANSLATIONS, solve_band_limited
+from virtual_lab.subject_model import load_kinematic_model
 from virtual_lab.subjects import VirtualSubject
 from pipeline.storage import write_mot
 from virtual_lab.writers import grf_columns, write_trc
@@ -31,10 +32,15 @@ from virtual_lab.writers import grf_columns, write_trc
 MOTION_BANDWIDTH_HZ = 4.0
 # Whole-body IK passes: each after the first moves the targets by the balance correction and
 # refines in band. The correction converges slowly (a third to a half of the COP error per pass):
-# with 3 the COP of the dynamics still left the foot by decimetres on many subjects.
-IK_PASSES = 5
-# The balance correction samples the momentum on every 2nd frame (50 Hz; the motion is band-limited to 4 Hz).
-BALANCE_MOMENTUM_EVERY = 2
+# with 3 the COP of the dynamics still left the foot by decimetres on many subjects. Over the 81
+# trials of the gait2hip24 preset, 4 passes left the COP clamp moment at 130 steps/min at 19.0 /
+# 54.3 Nm (median / max), 5 at 17.6 / 63.0 Nm, with the same foot slip; 4 cost 10 % less time.
+IK_PASSES = 4
+# Forward kinematics of the template's marker paths (the IK targets) on every 4th frame, of the
+# written markers on every 2nd, splined between: within 0.5 mm and 0.05 mm of every frame for
+# gait at 130 steps/min (tests/virtual_lab/test_model_poses.py); the noise added is 1 mm.
+TEMPLATE_MARKERS_EVERY = 4
+WRITTEN_MARKERS_EVERY = 2
 # How far the centre of mass moves when the pelvis targets move (feet planted): the stance leg
 # stays behind.
 COM_SHIFT_PER_PELVIS_SHIFT = 0.85
@@ -94,12 +100,16 @@ def _cadence_scale(cadence_steps_per_min: float) -> float:
     return max(1.0, cadence_steps_per_min / REFERENCE_CADENCE_STEPS_PER_MIN)
 
 
-def marker_positions(model: opensim.Model, coordinates: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
-    """Forward kinematics in OpenSim: ``(names, (n_frames, n_markers, 3) m)``."""
+def marker_positions(model: opensim.Model, coordinates: dict[str, np.ndarray],
+                     every: int = 1) -> tuple[list[str], np.ndarray]:
+    """Forward kinematics in OpenSim: ``(names, (n_frames, n_markers, 3) m)``.
+
+    ``every`` > 1: on every ``every``-th frame, splined in between (:func:`marker_locations_m`).
+    """
     state = default_state(model)
     marker_set = model.getMarkerSet()
     markers = [marker_set.get(i) for i in range(marker_set.getSize())]
-    positions = marker_locations_m(model, state, pose_matrix(model, state, coordinates), markers)
+    positions = marker_locations_m(model, state, pose_matrix(model, state, coordinates), markers, every)
     return [marker.getName() for marker in markers], positions
 
 
@@ -107,7 +117,7 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
                      truth_dir: Path, trial_id: str, settings: TrialSettings, template: GaitTemplate,
                      rng: np.random.Generator) -> SynthesizedTrial:
     """Write ``out_dir/markers.trc`` and ``out_dir/grf.mot``; the true coordinates go to ``truth_dir``."""
-    model = opensim.Model(str(model_path))
+    model = load_kinematic_model(model_path)
     stride_time_s = 120.0 / cadence_steps_per_min
     # The recording starts a quarter stride before the first right heel strike and ends a
     # quarter stride after the last cycle, so whole cycles lie inside the trial, away from the
@@ -138,13 +148,12 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     right_share = right_foot_share(gait_times, stride_time_s, stance_fraction)
     target_names = target_marker_names()
     neutral = marker_trajectories(model, {"pelvis_ty": np.zeros(1)}, target_names)[0]
-    targets = plant_feet(marker_trajectories(model, padded, target_names), neutral, right_share, floor_heel_height_m,
-                         1.0 / settings.marker_rate_hz)
+    targets = plant_feet(marker_trajectories(model, padded, target_names, every=TEMPLATE_MARKERS_EVERY), neutral,
+                         right_share, floor_heel_height_m, 1.0 / settings.marker_rate_hz)
     planned_cop = plan_centre_of_pressure(targets.footprints_m, right_share)
 
-    def balance_shift(coordinates: dict[str, np.ndarray]) -> np.ndarray:
-        # Pelvis displacement (m) that brings the dynamics' COP of ``coordinates`` onto the plan.
-        wrench = total_external_wrench(model, padded_times, coordinates, momentum_every=BALANCE_MOMENTUM_EVERY)
+    def balance_shift(wrench: ExternalWrench) -> np.ndarray:
+        # Pelvis displacement (m) that brings the COP of the current motion's dynamics onto the plan.
         error = planned_cop - centre_of_pressure(wrench.force_n, wrench.moment_nm)
         omega_squared = wrench.force_n[:, 1] / (wrench.mass_kg * wrench.centre_of_mass_m[:, 1])
         return centre_of_mass_shift(error, omega_squared, 1.0 / settings.marker_rate_hz) / COM_SHIFT_PER_PELVIS_SHIFT
@@ -163,7 +172,7 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     times = padded_times[trial_frames]
     coordinates = {name: values[trial_frames] for name, values in padded.items()}
     force, moment = force_padded[trial_frames], moment_padded[trial_frames]
-    names, positions = marker_positions(model, coordinates)
+    names, positions = marker_positions(model, coordinates, every=WRITTEN_MARKERS_EVERY)
     toe_above_heel_m = {side: neutral[target_names.index(f"{side.upper()}.Toe.Tip"), 1]
                         - neutral[target_names.index(f"{side.upper()}.Heel"), 1] for side in "rl"}
     slip = _foot_slip(names, positions, right_share[trial_frames], floor_heel_height_m, toe_above_heel_m)
