@@ -111,7 +111,7 @@ def linearise(model: opensim.Model, times_s: np.ndarray, coordinates: dict[str, 
             state.setU(opensim.Vector.createFromMat(u[frame]))
             model.realizeVelocity(state)
             momentum[:, row] = system_momentum(model, state)
-    wrench = (wrench_from_momentum(times_s, frames, *momentum, model.getTotalMass(state)) if with_wrench else None)
+    wrench = wrench_from_momentum(times_s, frames, *momentum, model.getTotalMass(state)) if with_wrench else None
     return Linearisation(frames, q, index, free, positions, jacobians, wrench)
 
 
@@ -141,8 +141,8 @@ def refine_in_band(linearised: Linearisation, targets: MarkerTargets, template_c
     Returns
     -------
     dict
-        Name → ``(n_frames,)`` (rad, m) for the coordinates of the solution that are free,
-        held and template-only ones unchanged: the solution plus a band-limited correction.
+        Name → ``(n_frames,)`` (rad, m) for every coordinate of the solution: the free ones
+        plus a band-limited correction, the held and template-only ones unchanged.
     """
     free, columns, q = linearised.free, linearised.columns, linearised.q.copy()
     task_weight = np.array([0.0 if name in PELVIS_TRANSLATIONS else
