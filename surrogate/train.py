@@ -43,6 +43,9 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
                       train_subjects: Sequence[str] | None = None) -> TrainResult:
     """Train ``config.model`` on the dataset; write checkpoints, history and ``summary.json``.
 
+    With ``resume`` an interrupted run continues from ``out_dir/last.pt`` (model, optimizer,
+    learning-rate rule, data order and dropout random states): the same checkpoints as one
+    uninterrupted run (tested); a run that had already stopped early stays stopped.
     ``train_subjects`` keeps only these of the split's training subjects (learning curves:
     ``benchmarks/learning_curve.py``); validation and test subjects stay those of the split.
     """
@@ -97,7 +100,11 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         if scheduler is not None and state.get("scheduler_state") is not None:
             scheduler.load_state_dict(state["scheduler_state"])
         generator.set_state(state["generator_state"])
+        if "torch_rng_state" in state:   # checkpoints written before 2026-11-30 lack it (dropout then differs)
+            torch.set_rng_state(state["torch_rng_state"])
         history, start_epoch, best = state["history"], state["epoch"] + 1, state["best"]
+        if state["epoch"] - best["epoch"] >= config.patience:
+            start_epoch = config.max_epochs   # it had stopped early
     epoch_times = []
     for epoch in range(start_epoch, config.max_epochs):
         started = time.perf_counter()
@@ -120,7 +127,8 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         history.append({"epoch": epoch, "train_loss": train_loss / len(train_x), "validation_loss": validation_loss,
                         "learning_rate": learning_rate})
         checkpoint = {**meta, "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-                      "generator_state": generator.get_state(), "epoch": epoch, "history": history,
+                      "generator_state": generator.get_state(), "torch_rng_state": torch.get_rng_state(),
+                      "epoch": epoch, "history": history,
                       "scheduler_state": scheduler.state_dict() if scheduler is not None else None}
         if validation_loss < best["loss"]:
             best = {"loss": validation_loss, "epoch": epoch}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from pipeline.atomic import write_json_atomically
+from pipeline.atomic import write_atomically, write_json_atomically
 from pipeline.errors import Gait2HipError
 from workflows.workflow_config import WorkflowConfig
 
@@ -30,6 +30,8 @@ class WorkflowError(Gait2HipError):
 
 
 SURROGATE_CONFIGS = Path(__file__).resolve().parents[1] / "surrogate" / "configs"
+# In a model's run folder: the fingerprint of the training under way (see ``_train``).
+TRAINING_STARTED = "training_started.txt"
 
 
 def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Callable[[str], None] = print,
@@ -150,7 +152,16 @@ def _train(name: str, config: WorkflowConfig, dataset: Path, run_dir: Path, forc
         if json.loads(summary_path.read_text()).get("fingerprint") == fingerprint:
             progress(f"      {name}: up to date in {run_dir}")
             return run_dir / "best.pt"
-    result = train_from_config(training, dataset, run_dir)
+    # Written before training starts: a run stopped part-way (a long Mamba training, a closed
+    # session) resumes from its last checkpoint only when it is this same training.
+    started_path = run_dir / TRAINING_STARTED
+    resume = (not force and (run_dir / "last.pt").is_file() and started_path.is_file()
+              and started_path.read_text().strip() == fingerprint)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomically(started_path, lambda path: path.write_text(fingerprint + "\n"))
+    if resume:
+        progress(f"      {name}: resuming the interrupted training from {run_dir / 'last.pt'}")
+    result = train_from_config(training, dataset, run_dir, resume=resume)
     recorded = json.loads(summary_path.read_text())
     write_json_atomically(summary_path, {**recorded, "fingerprint": fingerprint})
     progress(f"      {name}: best epoch {result.best_epoch} of {result.epochs_run}, "

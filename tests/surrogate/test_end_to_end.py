@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 
@@ -110,6 +111,25 @@ def test_learning_rate_halves_when_validation_stalls(labelled_dataset, tmp_path)
             rate, stalled = rate / 2, 0
     np.testing.assert_allclose([epoch["learning_rate"] for epoch in history], expected)
     assert min(expected) < config.learning_rate, "the run should stall at least once for the test to mean something"
+
+
+def test_training_resumed_from_its_last_checkpoint_ends_as_one_uninterrupted_run(labelled_dataset, tmp_path):
+    config = dataclasses.replace(_config("transformer"), max_epochs=4, patience=100)   # dropout 0.1: random state matters
+    whole = train_from_config(config, labelled_dataset, tmp_path / "whole")
+    train_from_config(dataclasses.replace(config, max_epochs=2), labelled_dataset, tmp_path / "parts")   # stopped after 2
+    resumed = train_from_config(config, labelled_dataset, tmp_path / "parts", resume=True)
+    assert resumed.epochs_run == whole.epochs_run == 4
+    for name in ("best.pt", "last.pt"):
+        expected, got = (torch.load(run / name, weights_only=False) for run in (whole.run_dir, resumed.run_dir))
+        assert got["epoch"] == expected["epoch"]
+        for key, tensor in expected["model_state"].items():
+            torch.testing.assert_close(got["model_state"][key], tensor, rtol=0, atol=0)
+    assert json.loads((tmp_path / "parts" / "history.json").read_text()) == json.loads((tmp_path / "whole" / "history.json").read_text())
+    # A run that stopped early stays stopped when resumed.
+    stopped = dataclasses.replace(config, patience=1, learning_rate=0.0, lr_reduce_patience=0)   # no epoch improves
+    first = train_from_config(stopped, labelled_dataset, tmp_path / "early")
+    again = train_from_config(stopped, labelled_dataset, tmp_path / "early", resume=True)
+    assert first.epochs_run < 4 and again.epochs_run == first.epochs_run
 
 
 def test_training_subjects_can_be_narrowed_keeping_validation_and_test(labelled_dataset, tmp_path):

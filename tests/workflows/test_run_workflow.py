@@ -61,6 +61,17 @@ def test_second_run_reuses_labels_trained_models_and_timing(finished_run, capsys
     assert checkpoint.stat().st_mtime_ns == before
 
 
+def test_a_training_stopped_part_way_resumes_from_its_last_checkpoint(finished_run, capsys):
+    run_dir = finished_run / "run" / "models" / "lstm"
+    (run_dir / "summary.json").unlink()   # as if the run had been stopped before training ended
+    best = (run_dir / "best.pt").read_bytes()
+    assert main(["run", str(finished_run / "tiny.yaml")]) == 0
+    printed = capsys.readouterr().out
+    assert "lstm: resuming the interrupted training" in printed and "transformer: up to date" in printed
+    assert (run_dir / "best.pt").read_bytes() == best   # nothing left to train: the same model
+    assert json.loads((run_dir / "summary.json").read_text())["fingerprint"] == (run_dir / "training_started.txt").read_text().strip()
+
+
 def test_readme_section_is_replaced_from_the_run(finished_run, tmp_path):
     readme = tmp_path / "README.md"
     start_marker, end_marker = readme_markers("tiny")
