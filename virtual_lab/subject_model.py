@@ -41,7 +41,7 @@ def load_kinematic_model(model_path: Path) -> opensim.Model:
 
     The synthesis reads only kinematics, mass properties and momentum, which the muscles
     (massless) do not change: the same numbers to the bit (tested), and each realization of a
-    state costs less (about 15 % for gait2392 with its 92 muscles).
+    state costs less (gait2392 has 92 muscles).
     """
     model = opensim.Model(str(model_path))
     model.updForceSet().clearAndDestroy()
