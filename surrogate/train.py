@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from pipeline.atomic import write_atomically, write_json_atomically
 from surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
@@ -40,7 +41,7 @@ class TrainResult:
 
 
 def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, resume: bool = False,
-                      train_subjects: Sequence[str] | None = None) -> TrainResult:
+                      train_subjects: Sequence[str] | None = None, show_progress: bool = False) -> TrainResult:
     """Train ``config.model`` on the dataset; write checkpoints, history and ``summary.json``.
 
     With ``resume`` an interrupted run continues from ``out_dir/last.pt`` (model, optimizer,
@@ -48,6 +49,8 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
     uninterrupted run (tested); a run that had already stopped early stays stopped.
     ``train_subjects`` keeps only these of the split's training subjects (learning curves:
     ``benchmarks/learning_curve.py``); validation and test subjects stay those of the split.
+    ``show_progress`` draws a progress bar over the epochs on stderr (validation loss, best
+    epoch), for commands a user watches; it draws no random numbers, so results are the same.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +109,8 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         if state["epoch"] - best["epoch"] >= config.patience:
             start_epoch = config.max_epochs   # it had stopped early
     epoch_times = []
+    bar = tqdm(total=config.max_epochs, initial=min(start_epoch, config.max_epochs), desc=f"training {config.model}",
+               unit="epoch", disable=not show_progress, dynamic_ncols=True)
     for epoch in range(start_epoch, config.max_epochs):
         started = time.perf_counter()
         learning_rate = optimizer.param_groups[0]["lr"]   # this epoch's, before the plateau rule
@@ -135,8 +140,15 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
             _save(out_dir / BEST, {**checkpoint, "best": best})
         _save(out_dir / LAST, {**checkpoint, "best": best})
         _log.debug("epoch %d: train %.4f, validation %.4f", epoch, history[-1]["train_loss"], validation_loss)
+        bar.set_postfix_str(f"validation loss {validation_loss:.4f}, best {best['loss']:.4f} at epoch {best['epoch']}",
+                            refresh=False)
+        bar.update(1)
         if epoch - best["epoch"] >= config.patience:
+            if show_progress:
+                bar.write(f"      {config.model}: stopped early at epoch {epoch}, {config.patience} epochs "
+                          f"without a better validation loss")
             break
+    bar.close()
     result = TrainResult(out_dir, out_dir / BEST, out_dir / LAST, best["epoch"], best["loss"], len(history),
                          float(np.median(epoch_times)) if epoch_times else 0.0)
     write_json_atomically(out_dir / "summary.json", {

@@ -161,7 +161,7 @@ def _train(name: str, config: WorkflowConfig, dataset: Path, run_dir: Path, forc
     write_atomically(started_path, lambda path: path.write_text(fingerprint + "\n"))
     if resume:
         progress(f"      {name}: resuming the interrupted training from {run_dir / 'last.pt'}")
-    result = train_from_config(training, dataset, run_dir, resume=resume)
+    result = train_from_config(training, dataset, run_dir, resume=resume, show_progress=True)
     recorded = json.loads(summary_path.read_text())
     write_json_atomically(summary_path, {**recorded, "fingerprint": fingerprint})
     progress(f"      {name}: best epoch {result.best_epoch} of {result.epochs_run}, "

@@ -24,9 +24,11 @@ def _config(model: str) -> TrainingConfig:
         config.segmentation, mode="windows", window_frames=40, window_stride_frames=20))
 
 
-def test_same_seed_gives_the_same_model(labelled_dataset, tmp_path):
+def test_same_seed_gives_the_same_model_with_or_without_the_progress_bar(labelled_dataset, tmp_path, capsys):
     first = train_from_config(_config("transformer"), labelled_dataset, tmp_path / "a")
-    second = train_from_config(_config("transformer"), labelled_dataset, tmp_path / "b")
+    assert "training transformer" not in capsys.readouterr().err
+    second = train_from_config(_config("transformer"), labelled_dataset, tmp_path / "b", show_progress=True)
+    assert "training transformer" in capsys.readouterr().err
     assert first.best_validation_loss == second.best_validation_loss
     assert (tmp_path / "a" / "history.json").read_text() == (tmp_path / "b" / "history.json").read_text()
 

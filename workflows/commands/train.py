@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     changes = {key: value for key, value in (("seed", args.seed), ("max_epochs", args.epochs)) if value is not None}
     config = dataclasses.replace(config, **changes)
     print(f"training {config.model} on {args.data} (seed {config.seed}, up to {config.max_epochs} epochs) ...")
-    result = train_from_config(config, args.data, args.out, resume=args.resume)
+    result = train_from_config(config, args.data, args.out, resume=args.resume, show_progress=True)
     print(f"best epoch {result.best_epoch} of {result.epochs_run}: validation loss {result.best_validation_loss:.4f} "
           f"(standardised MSE); {result.seconds_per_epoch:.2f} s/epoch; checkpoint {result.best_checkpoint}")
     return 0
