@@ -106,7 +106,7 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         if "torch_rng_state" in state:   # checkpoints written before 2026-11-30 lack it (dropout then differs)
             torch.set_rng_state(state["torch_rng_state"])
         history, start_epoch, best = state["history"], state["epoch"] + 1, state["best"]
-        if state["epoch"] - best["epoch"] >= config.patience:
+        if _patience_ran_out(state["epoch"], best, config.patience):
             start_epoch = config.max_epochs   # it had stopped early
     epoch_times = []
     bar = tqdm(total=config.max_epochs, initial=min(start_epoch, config.max_epochs), desc=f"training {config.model}",
@@ -143,7 +143,7 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
         bar.set_postfix_str(f"validation loss {validation_loss:.4f}, best {best['loss']:.4f} at epoch {best['epoch']}",
                             refresh=False)
         bar.update(1)
-        if epoch - best["epoch"] >= config.patience:
+        if _patience_ran_out(epoch, best, config.patience):
             if show_progress:
                 bar.write(f"      {config.model}: stopped early at epoch {epoch}, {config.patience} epochs "
                           f"without a better validation loss")
@@ -167,6 +167,11 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
     model = build_model(state["model"], state["model_config"], len(state["input_names"]), len(state["target_names"]))
     model.load_state_dict(state["model_state"])
     return model.eval(), state
+
+
+def _patience_ran_out(epoch: int, best: dict, patience: int) -> bool:
+    """Early stopping: ``patience`` epochs since the best validation loss, ending at ``epoch``."""
+    return epoch - best["epoch"] >= patience
 
 
 def _save(path: Path, content: dict) -> None:
