@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.batch import BatchOptions, label_cohort
-from pipeline.config import PipelineConfig
+from gait2hip.pipeline.batch import BatchOptions, label_cohort
+from gait2hip.pipeline.config import PipelineConfig
 
 
 def main() -> None:

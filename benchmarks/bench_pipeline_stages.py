@@ -18,12 +18,12 @@ from pathlib import Path
 
 import opensim
 
-from pipeline.cohort import discover_cohort
-from pipeline.config import PipelineConfig
-from pipeline.scale import scale_subject
-from pipeline.trial import label_trial
-from virtual_lab.cohort import synthesize_cohort
-from virtual_lab.presets import CohortPreset, GroupSpec
+from gait2hip.pipeline.cohort import discover_cohort
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.pipeline.scale import scale_subject
+from gait2hip.pipeline.trial import label_trial
+from gait2hip.virtual_lab.cohort import synthesize_cohort
+from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
 
 
 def main() -> None:

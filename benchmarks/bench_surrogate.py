@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from surrogate.config import TrainingConfig
-from surrogate.models.registry import MODELS, build_model
-from workflows.timing import time_inference
+from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.models.registry import MODELS, build_model
+from gait2hip.workflows.timing import time_inference
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Synthesis time of one 10 s walking trial in the virtual gait lab (printed, never asserted).
 
-Times `virtual_lab.trial.synthesize_trial` for a 10 s trial at 110 steps/min (markers at
+Times `gait2hip.virtual_lab.trial.synthesize_trial` for a 10 s trial at 110 steps/min (markers at
 100 Hz, GRFs at 1 kHz) on one core, after one warm-up run; prints the median and the spread.
 
     .venv/bin/python benchmarks/bench_synthesis.py [--repeats 5]
@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import opensim
 
-from virtual_lab.gait_template import GaitTemplate
-from virtual_lab.subject_model import build_subject_model
-from virtual_lab.subjects import sample_healthy_subject
-from virtual_lab.trial import TrialSettings, synthesize_trial
+from gait2hip.virtual_lab.gait_template import GaitTemplate
+from gait2hip.virtual_lab.subject_model import build_subject_model
+from gait2hip.virtual_lab.subjects import sample_healthy_subject
+from gait2hip.virtual_lab.trial import TrialSettings, synthesize_trial
 
 CADENCE_STEPS_PER_MIN = 110.0
 DURATION_S = 10.0

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from surrogate.dataset import load_dataset
-from surrogate.evaluate import evaluate_on
-from surrogate.train import load_checkpoint
+from gait2hip.surrogate.dataset import load_dataset
+from gait2hip.surrogate.evaluate import evaluate_on
+from gait2hip.surrogate.train import load_checkpoint
 
 
 def main() -> None:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import write_json_atomically
-from surrogate.config import TrainingConfig
-from surrogate.dataset import load_dataset
-from surrogate.evaluate import split_r2
-from surrogate.split import split_subjects
-from surrogate.train import train_from_config
+from gait2hip.core.atomic import write_json_atomically
+from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.dataset import load_dataset
+from gait2hip.surrogate.evaluate import split_r2
+from gait2hip.surrogate.split import split_subjects
+from gait2hip.surrogate.train import train_from_config
 
 
 def main() -> None:

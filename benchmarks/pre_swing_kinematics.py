@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline.storage import read_opensim_table
-from virtual_lab.gait_template import GaitTemplate
+from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.virtual_lab.gait_template import GaitTemplate
 
 # Events closer than this to a trial's edges are left out (s).
 EDGE_S = 0.05

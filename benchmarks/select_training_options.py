@@ -22,11 +22,11 @@ import json
 import time
 from pathlib import Path
 
-from pipeline.atomic import write_json_atomically
-from surrogate.config import TrainingConfig
-from surrogate.dataset import load_dataset
-from surrogate.evaluate import split_r2
-from surrogate.train import train_from_config
+from gait2hip.core.atomic import write_json_atomically
+from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.dataset import load_dataset
+from gait2hip.surrogate.evaluate import split_r2
+from gait2hip.surrogate.train import train_from_config
 
 VARIANTS: dict[str, dict] = {
     "batch 16, no mirroring": {"batch_size": 16, "mirror_left_cycles": False},

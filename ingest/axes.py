@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.config import AXIS_NAMES
+from gait2hip.ingest.config import AXIS_NAMES
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.config import IngestConfig
-from ingest.convert import TrialConversion, convert_c3d_static, convert_c3d_trial
-from ingest.writers import write_yaml
-from pipeline.errors import Gait2HipError, InputDataError
-from pipeline.subject import SubjectInfo
+from gait2hip.ingest.config import IngestConfig
+from gait2hip.ingest.convert import TrialConversion, convert_c3d_static, convert_c3d_trial
+from gait2hip.ingest.writers import write_yaml
+from gait2hip.core.errors import Gait2HipError, InputDataError
+from gait2hip.pipeline.subject import SubjectInfo
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import ezc3d
 import numpy as np
 
-from pipeline.errors import InputDataError
+from gait2hip.core.errors import InputDataError
 
 logger = logging.getLogger(__name__)
 

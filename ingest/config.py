@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config_loading import YamlConfig
+from gait2hip.core.config_loading import YamlConfig
 
 AXIS_NAMES = ("+x", "-x", "+y", "-y", "+z", "-z")
 

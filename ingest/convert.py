@@ -23,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.axes import LabAxes, find_lab_axes
-from ingest.c3d_reader import C3DRecording, read_c3d
-from ingest.config import IngestConfig
-from ingest.foot_assignment import SIDES, PlateContact, assign_plates_to_feet
-from ingest.force_plates import plate_reaction
-from ingest.gait_events import GaitEvents, detect_gait_events
-from ingest.protocols import MappedMarkers, MarkerProtocol, load_protocol, map_markers
-from ingest.writers import staged_folder, write_grf_mot, write_trc, write_yaml
-from pipeline.atomic import write_json_atomically
-from pipeline.errors import InputDataError
+from gait2hip.ingest.axes import LabAxes, find_lab_axes
+from gait2hip.ingest.c3d_reader import C3DRecording, read_c3d
+from gait2hip.ingest.config import IngestConfig
+from gait2hip.ingest.foot_assignment import SIDES, PlateContact, assign_plates_to_feet
+from gait2hip.ingest.force_plates import plate_reaction
+from gait2hip.ingest.gait_events import GaitEvents, detect_gait_events
+from gait2hip.ingest.protocols import MappedMarkers, MarkerProtocol, load_protocol, map_markers
+from gait2hip.ingest.writers import staged_folder, write_grf_mot, write_trc, write_yaml
+from gait2hip.core.atomic import write_json_atomically
+from gait2hip.core.errors import InputDataError
 
 logger = logging.getLogger(__name__)
 

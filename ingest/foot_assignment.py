@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.force_plates import FootLoads, PlateLoads, centre_of_pressure, merge_plates
-from pipeline.errors import InputDataError
+from gait2hip.ingest.force_plates import FootLoads, PlateLoads, centre_of_pressure, merge_plates
+from gait2hip.core.errors import InputDataError
 
 logger = logging.getLogger(__name__)
 

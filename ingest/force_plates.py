@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from ingest.axes import LabAxes
-from ingest.c3d_reader import PlateRecording
-from pipeline.errors import InputDataError
+from gait2hip.ingest.axes import LabAxes
+from gait2hip.ingest.c3d_reader import PlateRecording
+from gait2hip.core.errors import InputDataError
 
 logger = logging.getLogger(__name__)
 

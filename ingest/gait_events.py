@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
-from ingest.foot_assignment import SIDES, loaded_runs
+from gait2hip.ingest.foot_assignment import SIDES, loaded_runs
 
 logger = logging.getLogger(__name__)
 

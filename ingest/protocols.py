@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-import opensim_models
-from pipeline.config_loading import read_yaml_mapping
-from pipeline.errors import ConfigError, InputDataError
+from gait2hip import opensim_models
+from gait2hip.core.config_loading import read_yaml_mapping
+from gait2hip.core.errors import ConfigError, InputDataError
 
 logger = logging.getLogger(__name__)
 

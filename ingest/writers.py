@@ -1,6 +1,6 @@
 """Write markers (TRC), ground reactions (.mot) and YAML with OpenSim's adapters, atomically.
 
-Single files go through :func:`pipeline.atomic.write_atomically` (temporary file in the
+Single files go through :func:`gait2hip.core.atomic.write_atomically` (temporary file in the
 same folder, then ``os.replace``). A trial folder is staged whole in a hidden sibling
 folder and renamed into place, so a reader sees all of a trial's files or none of them.
 """
@@ -19,9 +19,9 @@ import numpy as np
 import opensim
 import yaml
 
-from ingest.force_plates import FootLoads
-from pipeline.atomic import write_atomically
-from pipeline.errors import InputDataError
+from gait2hip.ingest.force_plates import FootLoads
+from gait2hip.core.atomic import write_atomically
+from gait2hip.core.errors import InputDataError
 
 _M_TO_UNIT = {"mm": 1000.0, "m": 1.0}
 # OpenSim's own GRF column names: right foot unprefixed, left foot with "1_".

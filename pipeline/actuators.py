@@ -12,8 +12,8 @@ from pathlib import Path
 
 import opensim
 
-from pipeline.config import StaticOptimizationConfig
-from pipeline.model_config import ModelConfig
+from gait2hip.pipeline.config import StaticOptimizationConfig
+from gait2hip.pipeline.model_config import ModelConfig
 
 RESIDUAL_PREFIX = "residual_"
 RESERVE_PREFIX = "reserve_"

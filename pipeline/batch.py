@@ -30,13 +30,14 @@ from typing import Any
 import joblib
 from tqdm import tqdm
 
-from pipeline.cohort import Cohort, SubjectSpec, TrialSpec, discover_cohort
-from pipeline.config import PipelineConfig
-from pipeline.hashing import hash_config, hash_file, hash_values
-from pipeline.isolation import run_in_child_process
-from pipeline.manifest import build_manifest, write_manifest
-from pipeline.qc import FAILED
-from pipeline.worker import RESULT_FILE
+from gait2hip.pipeline.cohort import Cohort, SubjectSpec, TrialSpec, discover_cohort
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.core.hashing import hash_file, hash_values
+from gait2hip.pipeline.settings_hash import hash_config
+from gait2hip.pipeline.isolation import run_in_child_process
+from gait2hip.pipeline.manifest import build_manifest, write_manifest
+from gait2hip.pipeline.qc import FAILED
+from gait2hip.pipeline.worker import RESULT_FILE
 
 _log = logging.getLogger(__name__)
 BACKENDS = ("loky", "dask")
@@ -112,7 +113,7 @@ def label_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineConfig, opt
 
     manifest = build_manifest(cohort, trial_results, labels_dir)
     manifest_path = write_manifest(manifest, labels_dir)
-    from pipeline.dataset import export_dataset  # local: pyarrow dataset writer is only needed here
+    from gait2hip.pipeline.dataset import export_dataset  # local: pyarrow dataset writer is only needed here
 
     dataset_dir = export_dataset(manifest, labels_dir)
     counts = manifest["status"].value_counts().to_dict()
@@ -217,7 +218,7 @@ def _parallel_backend(options: BatchOptions) -> Iterator[joblib.Parallel]:
 
 
 def _write_batch_summary(report: BatchReport, cohort: Cohort, config: PipelineConfig, options: BatchOptions) -> None:
-    from pipeline.atomic import write_json_atomically
+    from gait2hip.core.atomic import write_json_atomically
 
     write_json_atomically(report.labels_dir / "summary.json", {
         "kind": "gait2hip.label",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config_loading import read_yaml_mapping
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.subject import SubjectInfo
+from gait2hip.core.config_loading import read_yaml_mapping
+from gait2hip.core.errors import ConfigError, InputDataError
+from gait2hip.pipeline.subject import SubjectInfo
 
 STATIC_TRIAL_FILE = "static.trc"
 SUBJECT_FILE = "subject.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import opensim
 
-from pipeline.opensim_log import run_tool_from_setup
+from gait2hip.pipeline.opensim_log import run_tool_from_setup
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import opensim
 
-from pipeline.errors import OpenSimToolError
-from pipeline.opensim_log import run_tool_from_setup
+from gait2hip.core.errors import OpenSimToolError
+from gait2hip.pipeline.opensim_log import run_tool_from_setup
 
 
 @dataclass(frozen=True)

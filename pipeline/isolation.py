@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import write_json_atomically
-from pipeline.worker import RESULT_FILE
+from gait2hip.core.atomic import write_json_atomically
+from gait2hip.pipeline.worker import RESULT_FILE
 
 
 def run_in_child_process(request: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
-    """Run ``python -m pipeline.worker`` on ``request``; return its ``result.json`` content.
+    """Run ``python -m gait2hip.pipeline.worker`` on ``request``; return its ``result.json`` content.
 
     When the child dies without reporting (an OpenSim abort, a kill, a timeout), the returned
     result says so with status ``failed`` and the exit code or signal.
@@ -27,7 +27,7 @@ def run_in_child_process(request: dict[str, Any], timeout_s: float | None = None
     request_path = write_json_atomically(out_dir / "request.json", request)
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     try:
-        completed = subprocess.run([sys.executable, "-m", "pipeline.worker", str(request_path)],
+        completed = subprocess.run([sys.executable, "-m", "gait2hip.pipeline.worker", str(request_path)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout_s,
                                    env=environment, cwd=out_dir)
     except subprocess.TimeoutExpired:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.atomic import write_atomically
-from pipeline.cohort import Cohort
+from gait2hip.core.atomic import write_atomically
+from gait2hip.pipeline.cohort import Cohort
 
 MANIFEST_PARQUET = "manifest.parquet"
 MANIFEST_CSV = "manifest.csv"

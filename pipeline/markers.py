@@ -13,8 +13,8 @@ import numpy as np
 import opensim
 from scipy.interpolate import CubicSpline
 
-from pipeline.atomic import write_atomically
-from pipeline.errors import InputDataError
+from gait2hip.core.atomic import write_atomically
+from gait2hip.core.errors import InputDataError
 
 _UNIT_TO_M = {"mm": 1e-3, "millimeters": 1e-3, "cm": 1e-2, "centimeters": 1e-2, "m": 1.0, "meters": 1.0}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import opensim_models
-from pipeline.config_loading import read_yaml_mapping
-from pipeline.errors import ConfigError
+from gait2hip import opensim_models
+from gait2hip.core.config_loading import read_yaml_mapping
+from gait2hip.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import opensim
 
-from pipeline.errors import OpenSimToolError
+from gait2hip.core.errors import OpenSimToolError
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Per-trial quality control: figures from IK, ID and SO, and an ok/warn/failed status.
 
-Thresholds come from :class:`pipeline.config.QCThresholds` (OpenSim best practice by
+Thresholds come from :class:`gait2hip.pipeline.config.QCThresholds` (OpenSim best practice by
 default). Residuals are the ID generalized forces at the pelvis (root) coordinates: the
 load the GRFs fail to explain. Reserves are the SO reserve actuators; the hip reserves are
 judged against the peak ID moment of their coordinate, since the labels are hip loads.
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.actuators import RESERVE_PREFIX
-from pipeline.config import QCThresholds
-from pipeline.model_config import ModelConfig
-from pipeline.subject import SubjectInfo
+from gait2hip.pipeline.actuators import RESERVE_PREFIX
+from gait2hip.pipeline.config import QCThresholds
+from gait2hip.pipeline.model_config import ModelConfig
+from gait2hip.pipeline.subject import SubjectInfo
 
 OK, WARN, FAILED = "ok", "warn", "failed"
 

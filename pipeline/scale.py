@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import opensim
 
-from pipeline.config import PipelineConfig
-from pipeline.errors import InputDataError
-from pipeline.inverse_kinematics import add_ik_tasks, run_inverse_kinematics
-from pipeline.markers import check_and_fill, read_trc, write_trc_m
-from pipeline.model_config import ModelConfig, ScaleMeasurement
-from pipeline.opensim_log import opensim_output_to, run_tool_from_setup
-from pipeline.subject import SubjectInfo
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.core.errors import InputDataError
+from gait2hip.pipeline.inverse_kinematics import add_ik_tasks, run_inverse_kinematics
+from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
+from gait2hip.pipeline.model_config import ModelConfig, ScaleMeasurement
+from gait2hip.pipeline.opensim_log import opensim_output_to, run_tool_from_setup
+from gait2hip.pipeline.subject import SubjectInfo
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Cost: sum of activations to the power ``activation_exponent`` (2 by default), with the
 muscles' force-length-velocity properties on, subject to reproducing the ID generalized
-forces with muscles plus the residual and reserve actuators of :mod:`pipeline.actuators`.
+forces with muscles plus the residual and reserve actuators of :mod:`gait2hip.pipeline.actuators`.
 
 Before its first optimisation OpenSim equilibrates every muscle once, at the first frame. At an
 extreme opening pose or speed that Newton solve can fail ("Unable to compute equilibrium for
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import opensim
 
-from pipeline.config import StaticOptimizationConfig
-from pipeline.errors import OpenSimToolError
-from pipeline.opensim_log import run_tool_from_setup
+from gait2hip.pipeline.config import StaticOptimizationConfig
+from gait2hip.core.errors import OpenSimToolError
+from gait2hip.pipeline.opensim_log import run_tool_from_setup
 
 # StaticOptimization logs this for each frame where the optimizer found no solution.
 SO_FAILURE_MESSAGE = "optimizer could not find a solution"

@@ -8,8 +8,8 @@ import numpy as np
 import opensim
 import pandas as pd
 
-from pipeline.atomic import write_atomically
-from pipeline.errors import InputDataError
+from gait2hip.core.atomic import write_atomically
+from gait2hip.core.errors import InputDataError
 
 
 def check_opensim_header(path: Path) -> None:

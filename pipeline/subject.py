@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config_loading import read_yaml_mapping
-from pipeline.errors import ConfigError, InputDataError
+from gait2hip.core.config_loading import read_yaml_mapping
+from gait2hip.core.errors import ConfigError, InputDataError
 
 STANDARD_GRAVITY_M_PER_S2 = 9.80665
 

@@ -14,22 +14,22 @@ from pathlib import Path
 
 import opensim
 
-from pipeline.actuators import write_so_actuators
-from pipeline.atomic import write_json_atomically
-from pipeline.config import PipelineConfig
-from pipeline.errors import Gait2HipError, InputDataError
-from pipeline.ground_reactions import read_grf, write_external_loads
-from pipeline.hip_muscles import find_hip_muscles
-from pipeline.inverse_dynamics import run_inverse_dynamics
-from pipeline.inverse_kinematics import run_inverse_kinematics
-from pipeline.labels import build_label_table, write_labels
-from pipeline.markers import check_and_fill, read_trc, write_trc_m
-from pipeline.model_config import ModelConfig
-from pipeline.opensim_log import opensim_output_to
-from pipeline.qc import FAILED, compute_qc
-from pipeline.static_optimization import MAX_START_RETRIES, run_static_optimization
-from pipeline.storage import read_opensim_table
-from pipeline.subject import SubjectInfo
+from gait2hip.pipeline.actuators import write_so_actuators
+from gait2hip.core.atomic import write_json_atomically
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.core.errors import Gait2HipError, InputDataError
+from gait2hip.pipeline.ground_reactions import read_grf, write_external_loads
+from gait2hip.pipeline.hip_muscles import find_hip_muscles
+from gait2hip.pipeline.inverse_dynamics import run_inverse_dynamics
+from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
+from gait2hip.pipeline.labels import build_label_table, write_labels
+from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
+from gait2hip.pipeline.model_config import ModelConfig
+from gait2hip.pipeline.opensim_log import opensim_output_to
+from gait2hip.pipeline.qc import FAILED, compute_qc
+from gait2hip.pipeline.static_optimization import MAX_START_RETRIES, run_static_optimization
+from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.pipeline.subject import SubjectInfo
 
 LABELS_FILE = "labels.parquet"
 SUMMARY_FILE = "summary.json"
@@ -66,7 +66,7 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
     subject
         Body mass (kg) normalises the labels; body weight scales the residual QC.
     scaled_model_path
-        The subject's model from :func:`pipeline.scale.scale_subject`.
+        The subject's model from :func:`gait2hip.pipeline.scale.scale_subject`.
     markers_trc_path, grf_mot_path
         The walking trial's markers (TRC) and ground reaction forces (``.mot``).
     out_dir

@@ -1,4 +1,4 @@
-"""Run one scaling or one trial in a child process: ``python -m pipeline.worker REQUEST_JSON``.
+"""Run one scaling or one trial in a child process: ``python -m gait2hip.pipeline.worker REQUEST_JSON``.
 
 The batch engine starts one child per task, so an OpenSim abort (it can abort on bad input)
 kills only that child: the task is reported failed and the batch goes on. A fresh process per
@@ -19,12 +19,12 @@ from typing import Any
 
 import opensim
 
-from pipeline.atomic import write_json_atomically
-from pipeline.config import PipelineConfig
-from pipeline.errors import Gait2HipError, OpenSimToolError
-from pipeline.scale import scale_subject
-from pipeline.subject import SubjectInfo
-from pipeline.trial import label_trial
+from gait2hip.core.atomic import write_json_atomically
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.core.errors import Gait2HipError, OpenSimToolError
+from gait2hip.pipeline.scale import scale_subject
+from gait2hip.pipeline.subject import SubjectInfo
+from gait2hip.pipeline.trial import label_trial
 
 RESULT_FILE = "result.json"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.config_loading import YamlConfig
-from surrogate.segmentation import SegmentationConfig
+from gait2hip.core.config_loading import YamlConfig
+from gait2hip.surrogate.segmentation import SegmentationConfig
 
 
 @dataclass(frozen=True)

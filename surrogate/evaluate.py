@@ -18,12 +18,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from pipeline.atomic import write_atomically, write_json_atomically  # noqa: E402
-from surrogate.dataset import TARGET_UNITS, load_dataset  # noqa: E402
-from surrogate.metrics import per_subject_channel_metrics, summarise  # noqa: E402
-from surrogate.inference import predict_segments  # noqa: E402
-from surrogate.segmentation import SegmentationConfig, Segments, segment_table  # noqa: E402
-from surrogate.train import load_checkpoint  # noqa: E402
+from gait2hip.core.atomic import write_atomically, write_json_atomically  # noqa: E402
+from gait2hip.surrogate.dataset import TARGET_UNITS, load_dataset  # noqa: E402
+from gait2hip.surrogate.metrics import per_subject_channel_metrics, summarise  # noqa: E402
+from gait2hip.surrogate.inference import predict_segments  # noqa: E402
+from gait2hip.surrogate.segmentation import SegmentationConfig, Segments, segment_table  # noqa: E402
+from gait2hip.surrogate.train import load_checkpoint  # noqa: E402
 
 PLOTTED_MUSCLES = ("glut_med1", "glut_max1", "iliacus", "psoas", "add_long", "rect_fem")
 

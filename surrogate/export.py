@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.atomic import write_atomically
-from surrogate.dataset import TARGET_UNITS
-from surrogate.inference import force_channel_mask, segmentation_of
-from surrogate.preprocessing import Standardizer
-from surrogate.segmentation import CYCLE_POINTS
-from surrogate.train import load_checkpoint
+from gait2hip.core.atomic import write_atomically
+from gait2hip.surrogate.dataset import TARGET_UNITS
+from gait2hip.surrogate.inference import force_channel_mask, segmentation_of
+from gait2hip.surrogate.preprocessing import Standardizer
+from gait2hip.surrogate.segmentation import CYCLE_POINTS
+from gait2hip.surrogate.train import load_checkpoint
 
 METADATA_FILE = "gait2hip.json"
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from surrogate.preprocessing import Standardizer
-from surrogate.segmentation import CYCLE_POINTS, SegmentationConfig, resample_to_points
-from surrogate.train import load_checkpoint
+from gait2hip.surrogate.preprocessing import Standardizer
+from gait2hip.surrogate.segmentation import CYCLE_POINTS, SegmentationConfig, resample_to_points
+from gait2hip.surrogate.train import load_checkpoint
 
 # Shortest stretch between heel strikes taken as a gait cycle (frames), as in training.
 MIN_CYCLE_FRAMES = 10

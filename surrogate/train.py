@@ -14,14 +14,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from pipeline.atomic import write_atomically, write_json_atomically
-from surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
-from surrogate.config import TrainingConfig
-from surrogate.dataset import find_channels, load_dataset
-from surrogate.models.registry import build_model
-from surrogate.preprocessing import Standardizer
-from surrogate.segmentation import segment_table
-from surrogate.split import SubjectSplit, split_subjects
+from gait2hip.core.atomic import write_atomically, write_json_atomically
+from gait2hip.surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
+from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.dataset import find_channels, load_dataset
+from gait2hip.surrogate.models.registry import build_model
+from gait2hip.surrogate.preprocessing import Standardizer
+from gait2hip.surrogate.segmentation import segment_table
+from gait2hip.surrogate.split import SubjectSplit, split_subjects
 
 _log = logging.getLogger(__name__)
 BEST, LAST = "best.pt", "last.pt"

@@ -16,10 +16,10 @@ def _quiet_opensim():
 @pytest.fixture(scope="session")
 def labelled_dataset(tmp_path_factory):
     """Labels the OpenSim pipeline really produced on a tiny synthetic cohort (3 healthy + 1 antalgic-hip)."""
-    from pipeline.batch import BatchOptions, label_cohort
-    from pipeline.config import PipelineConfig
-    from virtual_lab.cohort import synthesize_cohort
-    from virtual_lab.presets import CohortPreset, GroupSpec
+    from gait2hip.pipeline.batch import BatchOptions, label_cohort
+    from gait2hip.pipeline.config import PipelineConfig
+    from gait2hip.virtual_lab.cohort import synthesize_cohort
+    from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
 
     folder = tmp_path_factory.mktemp("labelled")
     preset = CohortPreset.load("demo")

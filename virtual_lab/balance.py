@@ -41,7 +41,7 @@ def plan_centre_of_pressure(footprints_m: dict[str, np.ndarray], right_share: np
     ----------
     footprints_m
         Side → ``(n_frames, 2, 3)`` heel and toe-tip floor points of the stance footprint (m),
-        NaN in swing (:attr:`virtual_lab.foot_placement.MarkerTargets.footprints_m`).
+        NaN in swing (:attr:`gait2hip.virtual_lab.foot_placement.MarkerTargets.footprints_m`).
     right_share
         ``(n_frames,)`` load share (0–1) of the right foot.
     """

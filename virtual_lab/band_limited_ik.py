@@ -1,6 +1,6 @@
 """Whole-body IK refined inside the motion's band: a correction that the band-limit keeps.
 
-:func:`virtual_lab.whole_body_ik.solve_whole_body` solves frame by frame, and the band-limit
+:func:`gait2hip.virtual_lab.whole_body_ik.solve_whole_body` solves frame by frame, and the band-limit
 applied afterwards takes away the part of its correction above the cut-off, and with it some
 of the planting of the stance feet (at 130 steps/min the heel then slid 3–4 cm). Here the
 correction is sought among band-limited motions only: each coordinate's correction is a sum of
@@ -8,7 +8,7 @@ cubic B-splines (knots every :data:`KNOT_SPACING_S` by default) that have been p
 band-limit, so the correction is band-limited by construction and no filter follows it (a
 filter after the solve would take part of it away again). One Gauss–Newton step of the IK
 cost (weighted marker errors plus the coordinate tasks towards the template, as in
-:mod:`virtual_lab.whole_body_ik`) is taken over the whole trial at once, linearised with
+:mod:`gait2hip.virtual_lab.whole_body_ik`) is taken over the whole trial at once, linearised with
 OpenSim's station Jacobians on a :data:`GRID_RATE_HZ` grid (:func:`linearise`, which can
 take the whole-body momentum at the same poses for the balance correction); the normal
 equations are block-banded since each filtered spline reaches only a few knots
@@ -26,11 +26,11 @@ from scipy.interpolate import BSpline
 from scipy.sparse import bsr_matrix, csc_matrix
 from scipy.sparse.linalg import splu
 
-from virtual_lab.foot_placement import MarkerTargets
-from virtual_lab.ground_reactions import ExternalWrench, joint_speeds, system_momentum, wrench_from_momentum
-from virtual_lab.whole_body_ik import (COORDINATE_WEIGHT, HELD_COORDINATES, PELVIS_ROTATION_WEIGHT,
+from gait2hip.virtual_lab.foot_placement import MarkerTargets
+from gait2hip.virtual_lab.ground_reactions import ExternalWrench, joint_speeds, system_momentum, wrench_from_momentum
+from gait2hip.virtual_lab.whole_body_ik import (COORDINATE_WEIGHT, HELD_COORDINATES, PELVIS_ROTATION_WEIGHT,
                                        PELVIS_TRANSLATIONS, TEMPLATE_ONLY_COORDINATES)
-from virtual_lab.model_poses import MarkerJacobian, default_state, speed_indices
+from gait2hip.virtual_lab.model_poses import MarkerJacobian, default_state, speed_indices
 
 # Spacing (s) of the B-spline knots: a cubic B-spline on it carries little above ~4 Hz (the
 # motion's band-limit up to 110 steps/min; faster cadences space the knots closer).
@@ -61,7 +61,7 @@ class Linearisation:
         ``(n_grid, 3 n_markers, n_free)`` their station Jacobians on the free coordinates (m/rad, m/m).
     wrench
         The external wrench of the solution on every frame, from its momentum on the grid
-        (:func:`virtual_lab.ground_reactions.wrench_from_momentum`), when asked for.
+        (:func:`gait2hip.virtual_lab.ground_reactions.wrench_from_momentum`), when asked for.
     """
 
     frames: np.ndarray

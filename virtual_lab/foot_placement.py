@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import opensim
 
-from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
+from gait2hip.virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
 
 # The three calcaneus markers that pin a foot: pivots (heel, toe tip) and one off the long
 # axis (lateral midfoot) for heading and roll.
@@ -84,7 +84,7 @@ def marker_trajectories(model: opensim.Model, coordinates: dict[str, np.ndarray]
     """Forward kinematics of ``names`` over the frames of ``coordinates`` (rad, m): ``(n_frames, n, 3)`` m.
 
     Coordinates not in ``coordinates`` are held at 0. ``every`` > 1: on every ``every``-th frame,
-    splined between (:func:`virtual_lab.model_poses.marker_locations_m`).
+    splined between (:func:`gait2hip.virtual_lab.model_poses.marker_locations_m`).
     """
     state = default_state(model)
     q = pose_matrix(model, state, coordinates, default_q=np.zeros(state.getNQ()))

@@ -22,9 +22,9 @@ import numpy as np
 import opensim
 from scipy.interpolate import CubicSpline
 
-from virtual_lab.balance import centre_of_pressure
-from virtual_lab.kinematics import right_foot_share
-from virtual_lab.model_poses import default_state, pose_matrix
+from gait2hip.virtual_lab.balance import centre_of_pressure
+from gait2hip.virtual_lab.kinematics import right_foot_share
+from gait2hip.virtual_lab.model_poses import default_state, pose_matrix
 
 STANDARD_GRAVITY_M_PER_S2 = 9.80665
 FOOT_HALF_WIDTH_M = 0.04

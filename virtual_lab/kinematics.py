@@ -6,7 +6,7 @@ cadence-dependent sagittal ranges, and stride-to-stride variability. The pelvis 
 then solved frame by frame: the foot that struck the ground last pivots about its heel, then
 about its toe, and the pelvis moves so that the pivot stays where it touched down. That path
 is only a first guess: the template legs do not fit planted feet, and the motion that is
-finally written comes from whole-body IK on planted footprints (:mod:`virtual_lab.whole_body_ik`).
+finally written comes from whole-body IK on planted footprints (:mod:`gait2hip.virtual_lab.whole_body_ik`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import opensim
 from scipy.interpolate import CubicSpline
 from scipy.signal import butter, filtfilt
 
-from virtual_lab.gait_template import GaitTemplate
-from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
-from virtual_lab.subjects import JOINTS, VirtualSubject
+from gait2hip.virtual_lab.gait_template import GaitTemplate
+from gait2hip.virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
+from gait2hip.virtual_lab.subjects import JOINTS, VirtualSubject
 
 # Sagittal ranges grow with cadence (Winter 2009; Kirtley et al. 1985): excursion gain per
 # step/min away from 110 steps/min, and stance fraction shrinks as cadence rises.

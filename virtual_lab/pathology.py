@@ -12,7 +12,7 @@ import copy
 
 import numpy as np
 
-from virtual_lab.subjects import GaitTraits, VirtualSubject
+from gait2hip.virtual_lab.subjects import GaitTraits, VirtualSubject
 
 # Self-selected cadence of the group (steps/min), slower than healthy adults' ~110.
 ANTALGIC_CADENCE_STEPS_PER_MIN = 95.0

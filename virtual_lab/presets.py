@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config_loading import build_dataclass, dataclass_to_dict, read_yaml_mapping
-from pipeline.errors import ConfigError
-from virtual_lab.trial import TrialSettings
+from gait2hip.core.config_loading import build_dataclass, dataclass_to_dict, read_yaml_mapping
+from gait2hip.core.errors import ConfigError
+from gait2hip.virtual_lab.trial import TrialSettings
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "workflows" / "presets"
 GROUPS = ("healthy", "antalgic-hip")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import opensim
 
-import opensim_models
-from virtual_lab.subjects import VirtualSubject
+from gait2hip import opensim_models
+from gait2hip.virtual_lab.subjects import VirtualSubject
 
 
 def build_subject_model(subject: VirtualSubject, out_path: Path, model_name: str = "gait2392") -> Path:

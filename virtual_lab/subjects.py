@@ -3,7 +3,7 @@
 Heights and BMI are drawn from adult ranges; mass follows from BMI × height². Segment scale
 factors vary between individuals around the height ratio to the generic model. Gait traits
 (joint-angle offsets, amplitude gains, timing) make each subject walk a little differently.
-A pathological group modifies the traits on its affected side (see :mod:`virtual_lab.pathology`).
+A pathological group modifies the traits on its affected side (see :mod:`gait2hip.virtual_lab.pathology`).
 """
 
 from __future__ import annotations

@@ -10,21 +10,21 @@ import opensim
 from scipy.interpolate import CubicSpline
 from scipy.signal import butter, filtfilt
 
-from virtual_lab.gait_template import GaitTemplate
-from virtual_lab.ground_reactions import ExternalWrench, share_between_feet, total_external_wrench
-from virtual_lab.balance import (centre_of_mass_shift, centre_of_pressure, centre_of_pressure_outside_foot_m,
+from gait2hip.virtual_lab.gait_template import GaitTemplate
+from gait2hip.virtual_lab.ground_reactions import ExternalWrench, share_between_feet, total_external_wrench
+from gait2hip.virtual_lab.balance import (centre_of_mass_shift, centre_of_pressure, centre_of_pressure_outside_foot_m,
                                  plan_centre_of_pressure)
-from virtual_lab.foot_placement import (body_following_share, marker_trajectories, plant_feet, stance_foot_slip_m,
+from gait2hip.virtual_lab.foot_placement import (body_following_share, marker_trajectories, plant_feet, stance_foot_slip_m,
                                         target_marker_names)
-from virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, REFERENCE_CADENCE_STEPS_PER_MIN, joint_angles_deg,
+from gait2hip.virtual_lab.kinematics import (HEEL_MARKER_HEIGHT_M, REFERENCE_CADENCE_STEPS_PER_MIN, joint_angles_deg,
                                     leg_phase, right_foot_share, solve_pelvis_translation)
-from virtual_lab.band_limited_ik import KNOT_SPACING_S
-from virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
-from virtual_lab.whole_body_ik import PELVIS_TRANSLATIONS, solve_band_limited
-from virtual_lab.subject_model import load_kinematic_model
-from virtual_lab.subjects import VirtualSubject
-from pipeline.storage import write_mot
-from virtual_lab.writers import grf_columns, write_trc
+from gait2hip.virtual_lab.band_limited_ik import KNOT_SPACING_S
+from gait2hip.virtual_lab.model_poses import default_state, marker_locations_m, pose_matrix
+from gait2hip.virtual_lab.whole_body_ik import PELVIS_TRANSLATIONS, solve_band_limited
+from gait2hip.virtual_lab.subject_model import load_kinematic_model
+from gait2hip.virtual_lab.subjects import VirtualSubject
+from gait2hip.pipeline.storage import write_mot
+from gait2hip.virtual_lab.writers import grf_columns, write_trc
 
 
 # Highest frequency content of the synthetic motion (Hz) up to the reference cadence, below the
@@ -54,7 +54,7 @@ class TrialSettings:
     """How a trial is recorded: frame rates (Hz), duration in gait cycles, noise (m, N).
 
     ``analysis_lowpass_hz`` is the cut-off (Hz) with which the pipeline's ID low-passes the
-    coordinates (``pipeline.config.InverseDynamicsConfig``); the GRFs are those of the motion as
+    coordinates (``gait2hip.pipeline.config.InverseDynamicsConfig``); the GRFs are those of the motion as
     that filter passes it (see :func:`synthesize_trial`), ≤ 0 for those of the motion itself.
     """
 

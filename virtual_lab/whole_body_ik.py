@@ -1,7 +1,7 @@
 """Whole-body inverse kinematics on synthetic targets.
 
 The pelvis (all six coordinates), hips, knees and ankles move together to meet weighted marker
-targets (:mod:`virtual_lab.foot_placement`) while coordinate tasks pull every rotational
+targets (:mod:`gait2hip.virtual_lab.foot_placement`) while coordinate tasks pull every rotational
 coordinate towards the template with a low weight, so the gait keeps its shape and the stance
 foot stays on its footprint. The cost is OpenSim's IK cost: the weighted mean of the squared
 marker errors (m²), plus each coordinate task's weight times its squared deviation (rad²).
@@ -24,9 +24,9 @@ import numpy as np
 import opensim
 from scipy.interpolate import CubicSpline
 
-from virtual_lab.foot_placement import MarkerTargets
-from virtual_lab.ground_reactions import ExternalWrench
-from virtual_lab.model_poses import MarkerJacobian, default_state, speed_indices
+from gait2hip.virtual_lab.foot_placement import MarkerTargets
+from gait2hip.virtual_lab.ground_reactions import ExternalWrench
+from gait2hip.virtual_lab.model_poses import MarkerJacobian, default_state, speed_indices
 
 # Translations (m): no coordinate task pulls them (the pelvis markers hold the path); every
 # other coordinate is a rotation (rad; written to the truth in degrees).
@@ -132,18 +132,18 @@ def solve_band_limited(model: opensim.Model, times_s: np.ndarray, targets: Marke
     The band-limit takes the part of a frame-wise IK correction above its cut-off away, and
     with it some of the planting. So the frame-wise solve (:func:`solve_whole_body`), band-limited,
     only starts: each of the ``n_passes - 1`` further passes refines the solution among
-    band-limited motions (:func:`virtual_lab.band_limited_ik.refine_in_band`). When ``shift`` is
+    band-limited motions (:func:`gait2hip.virtual_lab.band_limited_ik.refine_in_band`). When ``shift`` is
     given, before each further pass it maps the external wrench of the current solution
-    (:class:`virtual_lab.ground_reactions.ExternalWrench`, from its momentum on the pass's
+    (:class:`gait2hip.virtual_lab.ground_reactions.ExternalWrench`, from its momentum on the pass's
     linearisation grid) to a ``(n_frames, 3)`` m displacement of the body (the balance
-    correction of :mod:`virtual_lab.balance`), which is added to the targets, each marker
+    correction of :mod:`gait2hip.virtual_lab.balance`), which is added to the targets, each marker
     taking the share ``shift_share`` ``(n_frames, n_markers)`` (0–1) of it; displacements
     accumulate over passes. Returns the last solution, band-limited: name → ``(n_frames,)``
     (rad, m). ``band_limit`` filters one ``(n_frames,)`` series; the refinement's B-spline
-    knots are ``knot_spacing_s`` apart (s; default :data:`virtual_lab.band_limited_ik.KNOT_SPACING_S`),
+    knots are ``knot_spacing_s`` apart (s; default :data:`gait2hip.virtual_lab.band_limited_ik.KNOT_SPACING_S`),
     matched to the band-limit.
     """
-    from virtual_lab.band_limited_ik import KNOT_SPACING_S, filtered_basis, linearise, refine_in_band
+    from gait2hip.virtual_lab.band_limited_ik import KNOT_SPACING_S, filtered_basis, linearise, refine_in_band
 
     positions = targets.positions_m.copy()
     basis = filtered_basis(times_s, band_limit, knot_spacing_s or KNOT_SPACING_S) if n_passes > 1 else None
@@ -163,7 +163,7 @@ def solve_whole_body(model: opensim.Model, times_s: np.ndarray, targets: MarkerT
     """Coordinates meeting ``targets`` on ``times_s``: name → ``(n_frames,)`` (rad, m).
 
     Same cost and output as :func:`solve_whole_body_opensim`, on the loaded ``model`` (with its
-    markers; its working state is reset, :func:`virtual_lab.model_poses.default_state`), solved
+    markers; its working state is reset, :func:`gait2hip.virtual_lab.model_poses.default_state`), solved
     by Gauss–Newton with the station Jacobians of OpenSim's matter subsystem on a
     :data:`GAUSS_NEWTON_RATE_HZ` grid, the correction to the template interpolated in between.
     """

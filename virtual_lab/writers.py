@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import opensim
 
-from pipeline.markers import write_trc_table
+from gait2hip.pipeline.markers import write_trc_table
 
 _UNIT_FACTORS = {"mm": 1000.0, "m": 1.0}
 

@@ -1,4 +1,4 @@
-"""The ``gait2hip`` command line: discovers sub-commands in ``workflows.commands``."""
+"""The ``gait2hip`` command line: discovers sub-commands in ``gait2hip.workflows.commands``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import logging
 import pkgutil
 import sys
 
-from pipeline.errors import Gait2HipError
-from workflows import commands
+from gait2hip.core.errors import Gait2HipError
+from gait2hip.workflows import commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.trial import TrialResult
+from gait2hip.pipeline.trial import TrialResult
 
 
 def format_trial_report(result: TrialResult, scale_wall_time_s: float | None = None) -> str:

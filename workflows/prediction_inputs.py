@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputDataError
-from surrogate.inference import right_heel_strikes_from_times
-from surrogate.segmentation import heel_strikes
+from gait2hip.core.errors import InputDataError
+from gait2hip.surrogate.inference import right_heel_strikes_from_times
+from gait2hip.surrogate.segmentation import heel_strikes
 
 # A hip flexion or knee excursion of walking spans tens of degrees: if every angle of the
 # trial stays within ±π and the largest range is below this, the file is in radians.
@@ -82,7 +82,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool | None]:
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
             raise InputDataError(path, f"not a readable CSV file ({error})") from error
     if path.suffix.lower() in (".mot", ".sto"):
-        from pipeline.storage import read_opensim_table, table_in_degrees  # OpenSim only for OpenSim files
+        from gait2hip.pipeline.storage import read_opensim_table, table_in_degrees  # OpenSim only for OpenSim files
 
         table = read_opensim_table(path)
         return table, table_in_degrees(path)
@@ -105,8 +105,8 @@ def right_heel_strike_frames(angles: pd.DataFrame, angles_path: Path, grf_path: 
         except ValueError as error:
             raise InputDataError(angles_path, f"--heel-strikes must be comma-separated seconds ({error})") from error
     elif grf_path is not None:
-        from pipeline.config import GRFConfig  # OpenSim only when a GRF file is given
-        from pipeline.ground_reactions import read_grf
+        from gait2hip.pipeline.config import GRFConfig  # OpenSim only when a GRF file is given
+        from gait2hip.pipeline.ground_reactions import read_grf
 
         reactions = read_grf(grf_path, GRFConfig(), (times[0], times[-1]))
         return heel_strikes(reactions.stance("r", times, contact_threshold_n))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.atomic import write_atomically
-from surrogate.evaluate import compare_runs, results_markdown
+from gait2hip.core.atomic import write_atomically
+from gait2hip.surrogate.evaluate import compare_runs, results_markdown
 
 HTML_STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
               "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:3px 8px}img{max-width:100%}")

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from pipeline.atomic import write_atomically, write_json_atomically
-from pipeline.errors import Gait2HipError
-from workflows.workflow_config import WorkflowConfig
+from gait2hip.core.atomic import write_atomically, write_json_atomically
+from gait2hip.core.errors import Gait2HipError
+from gait2hip.workflows.workflow_config import WorkflowConfig
 
 if TYPE_CHECKING:
-    from pipeline.config import PipelineConfig
+    from gait2hip.pipeline.config import PipelineConfig
 
 
 class WorkflowError(Gait2HipError):
@@ -37,10 +37,10 @@ TRAINING_STARTED = "training_started.txt"
 def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Callable[[str], None] = print,
                  command: str = "gait2hip run WORKFLOW.yaml") -> dict:
     """Run every step of ``config``; return the summary written to ``OUT/summary.json``."""
-    from pipeline.batch import BatchOptions, label_cohort
-    from pipeline.config import PipelineConfig
-    from surrogate.evaluate import evaluate_checkpoint
-    from workflows.report import write_report
+    from gait2hip.pipeline.batch import BatchOptions, label_cohort
+    from gait2hip.pipeline.config import PipelineConfig
+    from gait2hip.surrogate.evaluate import evaluate_checkpoint
+    from gait2hip.workflows.report import write_report
 
     out = Path(config.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -117,8 +117,8 @@ def _cohort(config: WorkflowConfig, out: Path, force: bool, progress: Callable[[
     if config.cohort.folder:
         progress(f"      using the cohort at {config.cohort.folder}")
         return Path(config.cohort.folder).resolve()
-    from virtual_lab.cohort import synthesize_cohort
-    from virtual_lab.presets import CohortPreset
+    from gait2hip.virtual_lab.cohort import synthesize_cohort
+    from gait2hip.virtual_lab.presets import CohortPreset
 
     preset = CohortPreset.load(config.cohort.preset)
     if config.cohort.seed is not None:
@@ -137,8 +137,8 @@ def _cohort(config: WorkflowConfig, out: Path, force: bool, progress: Callable[[
 
 def _train(name: str, config: WorkflowConfig, dataset: Path, run_dir: Path, force: bool,
            progress: Callable[[str], None]) -> Path:
-    from surrogate.config import TrainingConfig
-    from surrogate.train import train_from_config
+    from gait2hip.surrogate.config import TrainingConfig
+    from gait2hip.surrogate.train import train_from_config
 
     training = TrainingConfig.from_yaml(SURROGATE_CONFIGS / f"{name}.yaml")
     overrides = {"seed": config.train.seed}
@@ -176,7 +176,7 @@ def _timing(config: WorkflowConfig, cohort_dir: Path, dataset: Path, checkpoints
     Timing re-runs the OpenSim path on trials, several times each (minutes a trial), so a re-run
     of a finished workflow reuses it as it does labels and models; ``--force`` times again.
     """
-    from workflows.timing_study import run_timing_study
+    from gait2hip.workflows.timing_study import run_timing_study
 
     recorded_by = {"timing": dataclasses.asdict(config.timing), "pipeline": pipeline_config.to_dict(),
                    "checkpoints": {name: hashlib.sha256(Path(path).read_bytes()).hexdigest()

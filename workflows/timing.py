@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from pipeline.cohort import Cohort
-from pipeline.config import PipelineConfig
-from pipeline.scale import scale_subject
-from pipeline.trial import label_trial
+from gait2hip.pipeline.cohort import Cohort
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.pipeline.scale import scale_subject
+from gait2hip.pipeline.trial import label_trial
 
 
 @dataclass(frozen=True)
@@ -107,13 +107,13 @@ def time_surrogate_on_trials(model: torch.nn.Module, state: dict, table: pd.Data
                              repetitions: int = 20, warm_up: int = 3) -> pd.DataFrame:
     """Surrogate wall time on the same trials: every gait cycle of the trial predicted in one call.
 
-    ``model``/``state`` come from :func:`surrogate.train.load_checkpoint`. ``table`` is the
+    ``model``/``state`` come from :func:`gait2hip.surrogate.train.load_checkpoint`. ``table`` is the
     label dataset (angles in degrees, ``stance_r``); the timed call is what
     ``gait2hip predict`` does after reading the file (cutting, standardising, the network,
     mapping back to frames). One row per trial: ``trial_key, n_frames, median_s, min_s, max_s``.
     """
-    from surrogate.inference import predict_sequence
-    from surrogate.segmentation import heel_strikes
+    from gait2hip.surrogate.inference import predict_sequence
+    from gait2hip.surrogate.segmentation import heel_strikes
 
     rows = []
     for key in trial_keys:

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pipeline.atomic import write_atomically  # noqa: E402
+from gait2hip.core.atomic import write_atomically  # noqa: E402
 
 STAGES = ("scale_amortised_s", "ik_s", "id_s", "so_s")
 
@@ -18,8 +18,8 @@ STAGES = ("scale_amortised_s", "ik_s", "id_s", "so_s")
 def per_trial_comparison(simulation: pd.DataFrame, surrogate: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per trial and model: OpenSim median seconds (and spread), surrogate median, speed-ups.
 
-    ``simulation`` is :func:`workflows.timing.time_simulation`'s output; ``surrogate`` maps a
-    model name to :func:`workflows.timing.time_surrogate_on_trials`' output. ``speedup`` is the
+    ``simulation`` is :func:`gait2hip.workflows.timing.time_simulation`'s output; ``surrogate`` maps a
+    model name to :func:`gait2hip.workflows.timing.time_surrogate_on_trials`' output. ``speedup`` is the
     whole OpenSim path over the surrogate; ``speedup_with_ik`` keeps IK in the surrogate path
     (a lab needs IK, or another source of joint angles, to feed the surrogate).
     """

@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from pipeline.atomic import write_atomically, write_json_atomically
-from pipeline.cohort import discover_cohort
-from pipeline.config import PipelineConfig
-from surrogate.dataset import load_dataset
-from surrogate.train import load_checkpoint
-from workflows.timing import time_inference, time_simulation, time_surrogate_on_trials
-from workflows.timing_report import per_trial_comparison, plot_timing, summary_table, timing_markdown
+from gait2hip.core.atomic import write_atomically, write_json_atomically
+from gait2hip.pipeline.cohort import discover_cohort
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.surrogate.dataset import load_dataset
+from gait2hip.surrogate.train import load_checkpoint
+from gait2hip.workflows.timing import time_inference, time_simulation, time_surrogate_on_trials
+from gait2hip.workflows.timing_report import per_trial_comparison, plot_timing, summary_table, timing_markdown
 
 
 def choose_trials(table: pd.DataFrame, subjects: list[str], n_trials: int) -> list[str]:

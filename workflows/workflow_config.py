@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.config_loading import YamlConfig
+from gait2hip.core.config_loading import YamlConfig
 
 
 @dataclass(frozen=True)

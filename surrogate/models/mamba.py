@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from surrogate.models.selective_scan import fused_selective_scan, selective_scan, selective_scan_step
+from gait2hip.surrogate.models.selective_scan import fused_selective_scan, selective_scan, selective_scan_step
 
 
 @dataclass(frozen=True)

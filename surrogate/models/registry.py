@@ -6,10 +6,10 @@ from typing import Any
 
 from torch import nn
 
-from pipeline.config_loading import build_dataclass
-from surrogate.models.lstm import LSTMConfig, LSTMSurrogate
-from surrogate.models.mamba import MambaConfig, MambaSurrogate
-from surrogate.models.transformer import TransformerConfig, TransformerSurrogate
+from gait2hip.core.config_loading import build_dataclass
+from gait2hip.surrogate.models.lstm import LSTMConfig, LSTMSurrogate
+from gait2hip.surrogate.models.mamba import MambaConfig, MambaSurrogate
+from gait2hip.surrogate.models.transformer import TransformerConfig, TransformerSurrogate
 
 MODELS = {
     "lstm": (LSTMConfig, LSTMSurrogate),

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.batch import BatchOptions, label_cohort
-from pipeline.config import PipelineConfig
-from workflows.cli import main
+from gait2hip.pipeline.batch import BatchOptions, label_cohort
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.workflows.cli import main
 
 LABEL_COLUMNS_COMPARED_EXACTLY = ("time", "hip_flexion_r", "hip_flexion_r_moment", "glut_med1_r_force")
 
@@ -86,7 +86,7 @@ def test_rerun_skips_unchanged_trials_qc_failures_included_and_redoes_the_rest(t
 
 def test_killed_batch_leaves_no_half_written_labels_and_resumes(tiny_cohort, tmp_path):
     out = tmp_path / "labels"
-    command = [sys.executable, "-m", "workflows.cli", "label", str(tiny_cohort), "--out", str(out), "--jobs", "1", "--quiet"]
+    command = [sys.executable, "-m", "gait2hip.workflows.cli", "label", str(tiny_cohort), "--out", str(out), "--jobs", "1", "--quiet"]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     so_started = False

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-from pipeline.batch import BatchOptions, label_cohort
-from pipeline.config import PipelineConfig
-from pipeline.isolation import run_in_child_process
+from gait2hip.pipeline.batch import BatchOptions, label_cohort
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.pipeline.isolation import run_in_child_process
 
 
 def test_a_worker_process_that_dies_without_reporting_is_a_failed_task(tmp_path):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.config import IngestConfig
-from ingest.convert import convert_c3d_trial
-from ingest.writers import staged_folder
-from pipeline.errors import InputDataError
+from gait2hip.ingest.config import IngestConfig
+from gait2hip.ingest.convert import convert_c3d_trial
+from gait2hip.ingest.writers import staged_folder
+from gait2hip.core.errors import InputDataError
 
 
 def _assert_nothing_written(subject_dir):

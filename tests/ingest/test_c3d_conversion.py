@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
-from ingest.config import IngestConfig
-from ingest.convert import convert_c3d_static, convert_c3d_trial
-from pipeline.markers import read_trc
-from pipeline.storage import read_opensim_table
+from gait2hip.ingest.config import IngestConfig
+from gait2hip.ingest.convert import convert_c3d_static, convert_c3d_trial
+from gait2hip.pipeline.markers import read_trc
+from gait2hip.pipeline.storage import read_opensim_table
 
 COP_TOLERANCE_M = 1e-3
 FORCE_TOLERANCE_N = 1.0
@@ -213,8 +213,8 @@ def test_static_c3d_becomes_static_trc(scenarios, tmp_path):
 
 
 def test_outputs_pass_the_pipelines_input_checks(scenarios, tmp_path):
-    from pipeline.config import GRFConfig
-    from pipeline.ground_reactions import read_grf
+    from gait2hip.pipeline.config import GRFConfig
+    from gait2hip.pipeline.ground_reactions import read_grf
     sc = scenarios
     result, _ = _convert(sc, tmp_path, sc.walking_scenario())
     markers = read_trc(result.paths["markers"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from workflows.cli import main
+from gait2hip.workflows.cli import main
 
 
 def test_ingest_one_file_writes_trial_and_subject_yaml(scenarios, tmp_path, capsys):

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import opensim_models
-from ingest.protocols import available_protocols, load_protocol, map_markers
-from pipeline.errors import ConfigError, InputDataError
+from gait2hip import opensim_models
+from gait2hip.ingest.protocols import available_protocols, load_protocol, map_markers
+from gait2hip.core.errors import ConfigError, InputDataError
 
 GAIT2392_MARKERS = {e.get("name") for e in ElementTree.parse(opensim_models.marker_set_path("gait2392")).iter("Marker")}
 
@@ -44,7 +44,7 @@ def test_first_available_source_wins():
 
 
 def test_subject_prefixed_labels_match(scenarios, tmp_path):
-    from ingest.convert import convert_c3d_trial
+    from gait2hip.ingest.convert import convert_c3d_trial
     walk = scenarios.walking_scenario()
     scenario = walk.with_(marker_names=tuple(f"Subject01:{name}" for name in walk.marker_names))
     c3d = scenarios.write_c3d(tmp_path / "walk.c3d", scenario)
@@ -67,9 +67,9 @@ def test_unknown_protocol_name_lists_the_shipped_ones():
 
 
 def test_protocol_of_your_own(scenarios, tmp_path):
-    from ingest.config import IngestConfig
-    from ingest.convert import convert_c3d_trial
-    from pipeline.markers import read_trc
+    from gait2hip.ingest.config import IngestConfig
+    from gait2hip.ingest.convert import convert_c3d_trial
+    from gait2hip.pipeline.markers import read_trc
     path = tmp_path / "minimal.yaml"
     path.write_text("name: minimal\nmarkers: {R.ASIS: RASI, L.ASIS: LASI, V.Sacral: {midpoint: [RPSI, LPSI]},\n"
                     "  R.Heel: RHEE, L.Heel: LHEE, R.Toe.Med: RTOE, L.Toe.Med: LTOE}\n"

@@ -15,10 +15,10 @@ import numpy as np
 import opensim
 import pytest
 
-from pipeline.config import PipelineConfig
-from pipeline.scale import ScaleResult, scale_subject
-from pipeline.subject import SubjectInfo
-from pipeline.trial import TrialResult, label_trial
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.pipeline.scale import ScaleResult, scale_subject
+from gait2hip.pipeline.subject import SubjectInfo
+from gait2hip.pipeline.trial import TrialResult, label_trial
 from support.synthetic_pipeline_data import (
     centre_of_mass_m,
     marker_positions,

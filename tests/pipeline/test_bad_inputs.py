@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.config import MarkerConfig, PipelineConfig
-from pipeline.errors import InputDataError
-from pipeline.markers import check_and_fill, read_trc
-from pipeline.subject import SubjectInfo
-from pipeline.trial import LABELS_FILE, SUMMARY_FILE, label_trial
+from gait2hip.pipeline.config import MarkerConfig, PipelineConfig
+from gait2hip.core.errors import InputDataError
+from gait2hip.pipeline.markers import check_and_fill, read_trc
+from gait2hip.pipeline.subject import SubjectInfo
+from gait2hip.pipeline.trial import LABELS_FILE, SUMMARY_FILE, label_trial
 from support.synthetic_pipeline_data import marker_positions, write_still_grf, write_trc
 
 RATE_HZ = 100.0

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from workflows.cli import main
+from gait2hip.workflows.cli import main
 
 
 def test_label_trial_help_explains_every_input(capsys):
@@ -27,7 +27,7 @@ def test_non_positive_mass_on_the_command_line_exits_with_a_message(subject_file
 
 
 def test_label_trial_writes_labels_and_summary(still_trial, subject_files, tmp_path):
-    command = [sys.executable, "-m", "workflows.cli", "label-trial",
+    command = [sys.executable, "-m", "gait2hip.workflows.cli", "label-trial",
                "--mass", str(subject_files.subject.mass_kg), "--height", "1.75",
                "--static", str(subject_files.static_trc_path), "--markers", str(still_trial.markers_trc_path),
                "--grf", str(still_trial.grf_path), "--out", str(tmp_path / "out"), "--trial-id", "still"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
-from pipeline.errors import ConfigError
+from gait2hip.pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
+from gait2hip.core.errors import ConfigError
 
 
 def test_shipped_default_yaml_equals_the_code_defaults():

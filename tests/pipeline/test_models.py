@@ -5,9 +5,9 @@ from __future__ import annotations
 import opensim
 import pytest
 
-import opensim_models
-from pipeline.hip_muscles import find_hip_muscles
-from pipeline.model_config import ModelConfig
+from gait2hip import opensim_models
+from gait2hip.pipeline.hip_muscles import find_hip_muscles
+from gait2hip.pipeline.model_config import ModelConfig
 
 
 def test_model_path_points_at_the_shipped_gait2392():

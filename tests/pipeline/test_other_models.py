@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.config import PipelineConfig
-from pipeline.scale import scale_subject
-from pipeline.trial import label_trial
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.pipeline.scale import scale_subject
+from gait2hip.pipeline.trial import label_trial
 
 
 def test_gait2354_labels_a_trial_with_its_own_hip_muscles(subject_files, still_trial, tmp_path):

@@ -6,10 +6,10 @@ import numpy as np
 import opensim
 import pytest
 
-from pipeline.config import PipelineConfig
-from pipeline.errors import InputDataError
-from pipeline.scale import scale_subject
-from pipeline.subject import SubjectInfo
+from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.core.errors import InputDataError
+from gait2hip.pipeline.scale import scale_subject
+from gait2hip.pipeline.subject import SubjectInfo
 from support.synthetic_pipeline_data import marker_positions, model_with_markers, write_trc
 
 SCALE_FACTOR_TOLERANCE = 0.02  # 2 %, as the virtual-cohort validation asks

@@ -14,10 +14,10 @@ import numpy as np
 import opensim
 import pytest
 
-from pipeline.config import StaticOptimizationConfig
-from pipeline.errors import OpenSimToolError
-from pipeline.static_optimization import run_static_optimization
-from pipeline.storage import read_opensim_table
+from gait2hip.pipeline.config import StaticOptimizationConfig
+from gait2hip.core.errors import OpenSimToolError
+from gait2hip.pipeline.static_optimization import run_static_optimization
+from gait2hip.pipeline.storage import read_opensim_table
 
 FRAME_INTERVAL_S = 0.01
 DURATION_S = 0.3

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import GRFConfig
-from pipeline.errors import InputDataError
-from pipeline.ground_reactions import read_grf
-from pipeline.storage import read_opensim_table, write_mot
+from gait2hip.pipeline.config import GRFConfig
+from gait2hip.core.errors import InputDataError
+from gait2hip.pipeline.ground_reactions import read_grf
+from gait2hip.pipeline.storage import read_opensim_table, write_mot
 
 
 def test_file_without_endheader_is_refused_naming_the_file(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import opensim
 
-import opensim_models
+from gait2hip import opensim_models
 
 
 def model_with_markers(out_path: Path, scale_factor: float = 1.0) -> Path:

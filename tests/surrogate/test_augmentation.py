@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surrogate.augmentation import mirror_sides, mirrored_name
-from surrogate.dataset import find_channels, load_dataset
-from surrogate.segmentation import SegmentationConfig, heel_strikes, segment_table
+from gait2hip.surrogate.augmentation import mirror_sides, mirrored_name
+from gait2hip.surrogate.dataset import find_channels, load_dataset
+from gait2hip.surrogate.segmentation import SegmentationConfig, heel_strikes, segment_table
 
 
 @pytest.mark.parametrize("column, expected", [

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surrogate.metrics import mae, per_subject_channel_metrics, r2, rmse, summarise
-from surrogate.segmentation import SegmentationConfig, heel_strikes, segment_table
-from surrogate.split import split_subjects
+from gait2hip.surrogate.metrics import mae, per_subject_channel_metrics, r2, rmse, summarise
+from gait2hip.surrogate.segmentation import SegmentationConfig, heel_strikes, segment_table
+from gait2hip.surrogate.split import split_subjects
 
 
 def _table(n_subjects: int = 10) -> pd.DataFrame:
@@ -69,7 +69,7 @@ def test_cycles_run_from_heel_strike_to_heel_strike_on_101_points():
 def test_predicted_muscle_forces_are_never_negative_but_moments_may_be():
     import torch
 
-    from surrogate.inference import predict_segments
+    from gait2hip.surrogate.inference import predict_segments
 
     class MinusFive(torch.nn.Module):
         def forward(self, inputs):

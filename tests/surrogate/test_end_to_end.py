@@ -10,12 +10,12 @@ import torch
 import pandas as pd
 import pytest
 
-from surrogate.config import TrainingConfig
-from surrogate.dataset import load_dataset
-from surrogate.evaluate import evaluate_checkpoint, split_r2
-from surrogate.inference import SequenceInputError, predict_angles, predict_segments
-from surrogate.segmentation import SegmentationConfig, heel_strikes, resample_to_points, segment_table
-from surrogate.train import load_checkpoint, train_from_config
+from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.dataset import load_dataset
+from gait2hip.surrogate.evaluate import evaluate_checkpoint, split_r2
+from gait2hip.surrogate.inference import SequenceInputError, predict_angles, predict_segments
+from gait2hip.surrogate.segmentation import SegmentationConfig, heel_strikes, resample_to_points, segment_table
+from gait2hip.surrogate.train import load_checkpoint, train_from_config
 
 
 def _config(model: str) -> TrainingConfig:

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from surrogate.config import TrainingConfig
-from surrogate.export import export_program
-from surrogate.inference import predict_segments
-from surrogate.train import load_checkpoint, train_from_config
+from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.export import export_program
+from gait2hip.surrogate.inference import predict_segments
+from gait2hip.surrogate.train import load_checkpoint, train_from_config
 
 LOAD_AND_RUN = """
 import json, sys, numpy, torch

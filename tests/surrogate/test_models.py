@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from surrogate.models.registry import MODELS, build_model
-from surrogate.models.selective_scan import selective_scan, selective_scan_reference
+from gait2hip.surrogate.models.registry import MODELS, build_model
+from gait2hip.surrogate.models.selective_scan import selective_scan, selective_scan_reference
 
 SCAN_TOLERANCE = 1e-5
 

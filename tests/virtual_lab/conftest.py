@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from virtual_lab.cohort import synthesize_cohort
-from virtual_lab.presets import CohortPreset, GroupSpec
+from gait2hip.virtual_lab.cohort import synthesize_cohort
+from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
 
 
 def small_preset(seed: int = 7, n_cycles: float = 1.0) -> CohortPreset:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from virtual_lab.foot_placement import reach_share
-from virtual_lab.balance import (COP_HEEL_STRIKE_FRACTION, COP_TOE_OFF_FRACTION, FOOT_HALF_WIDTH_M,
+from gait2hip.virtual_lab.foot_placement import reach_share
+from gait2hip.virtual_lab.balance import (COP_HEEL_STRIKE_FRACTION, COP_TOE_OFF_FRACTION, FOOT_HALF_WIDTH_M,
                                  centre_of_mass_shift, centre_of_pressure, centre_of_pressure_outside_foot_m,
                                  plan_centre_of_pressure)
 
@@ -60,8 +60,8 @@ def test_cop_outside_foot_is_the_distance_to_the_outline_ignoring_the_stance_edg
 
 
 def test_double_support_split_keeps_each_cop_in_its_foot_and_the_total_wrench():
-    from virtual_lab.ground_reactions import share_between_feet
-    from virtual_lab.kinematics import right_foot_share
+    from gait2hip.virtual_lab.ground_reactions import share_between_feet
+    from gait2hip.virtual_lab.kinematics import right_foot_share
 
     stride_time_s, stance = 1.0, {"r": 0.6, "l": 0.6}
     times = np.array([0.075, 0.08, 0.085])         # late in the double support after right heel strike

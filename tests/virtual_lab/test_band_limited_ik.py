@@ -7,13 +7,13 @@ import opensim
 import pytest
 from scipy.signal import butter, filtfilt
 
-from virtual_lab.balance import centre_of_pressure
-from virtual_lab.band_limited_ik import (Linearisation, filtered_basis, linearise, normal_equations,
+from gait2hip.virtual_lab.balance import centre_of_pressure
+from gait2hip.virtual_lab.band_limited_ik import (Linearisation, filtered_basis, linearise, normal_equations,
                                          normal_equations_reference)
-from virtual_lab.foot_placement import MarkerTargets
-from virtual_lab.ground_reactions import total_external_wrench
-from virtual_lab.subject_model import build_subject_model, load_kinematic_model
-from virtual_lab.subjects import sample_healthy_subject
+from gait2hip.virtual_lab.foot_placement import MarkerTargets
+from gait2hip.virtual_lab.ground_reactions import total_external_wrench
+from gait2hip.virtual_lab.subject_model import build_subject_model, load_kinematic_model
+from gait2hip.virtual_lab.subjects import sample_healthy_subject
 
 RATE_HZ = 100.0
 

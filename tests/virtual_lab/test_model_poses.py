@@ -6,10 +6,10 @@ import numpy as np
 import opensim
 import pytest
 
-from virtual_lab.model_poses import MarkerJacobian, default_state, marker_locations_m, pose_matrix
-from virtual_lab.ground_reactions import system_momentum
-from virtual_lab.subject_model import build_subject_model, load_kinematic_model
-from virtual_lab.subjects import sample_healthy_subject
+from gait2hip.virtual_lab.model_poses import MarkerJacobian, default_state, marker_locations_m, pose_matrix
+from gait2hip.virtual_lab.ground_reactions import system_momentum
+from gait2hip.virtual_lab.subject_model import build_subject_model, load_kinematic_model
+from gait2hip.virtual_lab.subjects import sample_healthy_subject
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from scipy.signal import butter, filtfilt
 
-from pipeline.storage import read_opensim_table
-from virtual_lab.cohort import synthesize_cohort
-from virtual_lab.ground_reactions import total_external_wrench
-from virtual_lab.presets import CohortPreset, GroupSpec
-from virtual_lab.validation import validate_cohort
+from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.virtual_lab.cohort import synthesize_cohort
+from gait2hip.virtual_lab.ground_reactions import total_external_wrench
+from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
+from gait2hip.virtual_lab.validation import validate_cohort
 
 BODY_WEIGHT_TOLERANCE = 0.05  # mean vertical GRF over whole strides vs body weight
 
@@ -135,7 +135,7 @@ def test_stance_foot_slip_is_below_one_centimetre_at_90_and_110_steps_per_min(sm
 
 
 def test_motion_band_limit_follows_the_cadence_above_the_reference():
-    from virtual_lab.trial import MOTION_BANDWIDTH_HZ, motion_bandwidth_hz
+    from gait2hip.virtual_lab.trial import MOTION_BANDWIDTH_HZ, motion_bandwidth_hz
 
     assert motion_bandwidth_hz(90.0) == motion_bandwidth_hz(110.0) == MOTION_BANDWIDTH_HZ
     assert motion_bandwidth_hz(130.0) == pytest.approx(MOTION_BANDWIDTH_HZ * 130.0 / 110.0)
@@ -167,11 +167,11 @@ AGREEMENT_TOLERANCE_M = 0.002
 def test_fast_whole_body_ik_agrees_with_opensims_solver(tmp_path, monkeypatch):
     import numpy as np
 
-    from virtual_lab.foot_placement import MarkerTargets, marker_trajectories, target_marker_names
-    from virtual_lab.subject_model import build_subject_model
-    from virtual_lab.subjects import sample_healthy_subject
-    from virtual_lab import whole_body_ik
-    from virtual_lab.whole_body_ik import solve_whole_body, solve_whole_body_opensim
+    from gait2hip.virtual_lab.foot_placement import MarkerTargets, marker_trajectories, target_marker_names
+    from gait2hip.virtual_lab.subject_model import build_subject_model
+    from gait2hip.virtual_lab.subjects import sample_healthy_subject
+    from gait2hip.virtual_lab import whole_body_ik
+    from gait2hip.virtual_lab.whole_body_ik import solve_whole_body, solve_whole_body_opensim
     import opensim
 
     # Both solved to convergence, so the comparison is of the optimum, not of the stopping rules.

@@ -9,10 +9,10 @@ import numpy as np
 
 import pandas as pd
 
-from pipeline.storage import read_opensim_table
-from surrogate.config import TrainingConfig
-from surrogate.train import train_from_config
-from workflows.cli import main
+from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.train import train_from_config
+from gait2hip.workflows.cli import main
 
 ANGLES = [f"{joint}_{side}" for side in "rl" for joint in
           ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle")]

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import InputDataError
-from workflows.prediction_inputs import read_angles
+from gait2hip.core.errors import InputDataError
+from gait2hip.workflows.prediction_inputs import read_angles
 
 NAMES = ["hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "ankle_angle_r",
          "hip_flexion_l", "hip_adduction_l", "hip_rotation_l", "knee_angle_l", "ankle_angle_l"]
@@ -54,7 +54,7 @@ def test_ik_mot_in_degrees_is_read_through_opensim(still_trial_free_mot):
 
 @pytest.fixture
 def still_trial_free_mot(tmp_path):
-    from pipeline.storage import write_mot
+    from gait2hip.pipeline.storage import write_mot
 
     table = _walking_angles_deg(100, 0.1)
     table["hip_flexion_r"] = 20.0

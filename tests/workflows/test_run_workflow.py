@@ -11,8 +11,8 @@ import shutil
 import pytest
 import yaml
 
-from workflows.cli import main
-from workflows.report import readme_markers, update_readme
+from gait2hip.workflows.cli import main
+from gait2hip.workflows.report import readme_markers, update_readme
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import json
 
 import pandas as pd
 
-from surrogate.config import TrainingConfig
-from surrogate.train import train_from_config
-from workflows.cli import main
-from workflows.timing_study import choose_trials
+from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.train import train_from_config
+from gait2hip.workflows.cli import main
+from gait2hip.workflows.timing_study import choose_trials
 
 
 def test_timing_reports_both_paths_on_the_same_trial(labelled_dataset, tmp_path):

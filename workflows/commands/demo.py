@@ -27,14 +27,14 @@ def run(args: argparse.Namespace) -> int:
     import opensim
     import pandas as pd
 
-    from pipeline.atomic import write_json_atomically
-    from pipeline.cohort import discover_cohort
-    from pipeline.config import PipelineConfig
-    from pipeline.scale import scale_subject
-    from pipeline.trial import label_trial
-    from virtual_lab.cohort import synthesize_cohort
-    from virtual_lab.presets import CohortPreset, GroupSpec
-    from workflows.console import format_trial_report
+    from gait2hip.core.atomic import write_json_atomically
+    from gait2hip.pipeline.cohort import discover_cohort
+    from gait2hip.pipeline.config import PipelineConfig
+    from gait2hip.pipeline.scale import scale_subject
+    from gait2hip.pipeline.trial import label_trial
+    from gait2hip.virtual_lab.cohort import synthesize_cohort
+    from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
+    from gait2hip.workflows.console import format_trial_report
 
     opensim.Logger.removeFileSink()
     opensim.Logger.setLevelString("warn")

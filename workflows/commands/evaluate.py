@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate.evaluate import evaluate_checkpoint
+    from gait2hip.surrogate.evaluate import evaluate_checkpoint
 
     summary = evaluate_checkpoint(args.checkpoint, args.data, args.out, args.external,
                                   tuple(args.external_group) if args.external_group else None)

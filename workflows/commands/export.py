@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.atomic import write_json_atomically
-    from surrogate.export import export_program
+    from gait2hip.core.atomic import write_json_atomically
+    from gait2hip.surrogate.export import export_program
 
     out = args.out or args.checkpoint.with_suffix(".pt2")
     metadata = export_program(args.checkpoint, out)

@@ -50,10 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: building the parser for another command must not load ezc3d/OpenSim.
-    from ingest.batch import ingest_c3d
-    from ingest.config import IngestConfig
-    from pipeline.errors import InputDataError
-    from pipeline.subject import SubjectInfo
+    from gait2hip.ingest.batch import ingest_c3d
+    from gait2hip.ingest.config import IngestConfig
+    from gait2hip.core.errors import InputDataError
+    from gait2hip.pipeline.subject import SubjectInfo
 
     base = IngestConfig.from_yaml(args.config).to_dict() if args.config else {}
     overrides = {"protocol": args.protocol, "vertical_axis": args.vertical_axis, "forward_axis": args.forward_axis,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.batch import BACKENDS, BatchOptions, label_cohort
-from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
-from pipeline.errors import ConfigError
+from gait2hip.pipeline.batch import BACKENDS, BatchOptions, label_cohort
+from gait2hip.pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
+from gait2hip.core.errors import ConfigError
 
 DESCRIPTION = """\
 Discover subjects and trials in COHORT_DIR (layout: docs/cohort_layout.md), scale each

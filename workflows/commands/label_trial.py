@@ -8,13 +8,13 @@ from pathlib import Path
 import opensim
 import pandas as pd
 
-from pipeline.atomic import write_json_atomically
-from pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
-from pipeline.errors import InputDataError
-from pipeline.scale import scale_subject
-from pipeline.subject import SubjectInfo
-from pipeline.trial import label_trial
-from workflows.console import format_trial_report
+from gait2hip.core.atomic import write_json_atomically
+from gait2hip.pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
+from gait2hip.core.errors import InputDataError
+from gait2hip.pipeline.scale import scale_subject
+from gait2hip.pipeline.subject import SubjectInfo
+from gait2hip.pipeline.trial import label_trial
+from gait2hip.workflows.console import format_trial_report
 
 DESCRIPTION = """\
 Run OpenSim scaling, inverse kinematics, inverse dynamics and static optimization on one

@@ -38,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from pipeline.atomic import write_atomically, write_json_atomically
-    from pipeline.errors import InputDataError
-    from surrogate.inference import SequenceInputError, predict_sequence, segmentation_of
-    from surrogate.train import load_checkpoint
-    from workflows.prediction_inputs import read_angles, right_heel_strike_frames
+    from gait2hip.core.atomic import write_atomically, write_json_atomically
+    from gait2hip.core.errors import InputDataError
+    from gait2hip.surrogate.inference import SequenceInputError, predict_sequence, segmentation_of
+    from gait2hip.surrogate.train import load_checkpoint
+    from gait2hip.workflows.prediction_inputs import read_angles, right_heel_strike_frames
 
     model, state = load_checkpoint(args.checkpoint)
     angles = read_angles(args.input, state["input_names"], RATE_HZ)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or args.input.with_name(f"{args.input.stem}_surrogate")
     write_atomically(out.with_suffix(".csv"), lambda p: pd.DataFrame(predicted).to_csv(p, index=False))
     covered = ~np.isnan(values[:, 0])
-    from pipeline.storage import write_mot  # OpenSim's STO adapter, only for the .sto copy
+    from gait2hip.pipeline.storage import write_mot  # OpenSim's STO adapter, only for the .sto copy
 
     write_mot(out.with_suffix(".sto"), {name: column[covered] for name, column in list(predicted.items())[1:]},
               predicted["time"][covered], in_degrees=False)

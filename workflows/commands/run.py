@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     import opensim
 
-    from workflows.report import update_readme
-    from workflows.run_workflow import run_workflow
-    from workflows.workflow_config import WorkflowConfig
+    from gait2hip.workflows.report import update_readme
+    from gait2hip.workflows.run_workflow import run_workflow
+    from gait2hip.workflows.workflow_config import WorkflowConfig
 
     opensim.Logger.removeFileSink()
     opensim.Logger.setLevelString("warn")

@@ -41,10 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import opensim
 
-    from pipeline.atomic import write_json_atomically
-    from virtual_lab.cohort import synthesize_cohort
-    from virtual_lab.presets import CohortPreset
-    from virtual_lab.validation import validate_cohort
+    from gait2hip.core.atomic import write_json_atomically
+    from gait2hip.virtual_lab.cohort import synthesize_cohort
+    from gait2hip.virtual_lab.presets import CohortPreset
+    from gait2hip.virtual_lab.validation import validate_cohort
 
     opensim.Logger.removeFileSink()
     opensim.Logger.setLevelString("warn")

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     import opensim
     import torch
 
-    from workflows.timing_study import run_timing_study
+    from gait2hip.workflows.timing_study import run_timing_study
 
     opensim.Logger.removeFileSink()
     opensim.Logger.setLevelString("warn")

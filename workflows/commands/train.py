@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from surrogate.config import TrainingConfig
-    from surrogate.train import train_from_config
+    from gait2hip.surrogate.config import TrainingConfig
+    from gait2hip.surrogate.train import train_from_config
 
     config = TrainingConfig.from_yaml(args.config)
     changes = {key: value for key, value in (("seed", args.seed), ("max_epochs", args.epochs)) if value is not None}

@@ -1,4 +1,4 @@
-"""Content hashes that decide what a re-run must redo (inputs, model files, settings)."""
+"""Content hashes of files and JSON-serialisable values (what a re-run compares to decide what to redo)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
-
-from pipeline.config import PipelineConfig
-from pipeline.model_config import ModelConfig
 
 _CHUNK_BYTES = 1 << 20
 
@@ -28,10 +25,3 @@ def hash_file(path: Path) -> str:
 def hash_values(*values: Any) -> str:
     """SHA-256 of JSON-serialisable values (key-sorted, so dict order does not matter)."""
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def hash_config(config: PipelineConfig) -> str:
-    """Hash of every setting plus the content of the model files the settings point at."""
-    model_config = ModelConfig.load(config.model)
-    return hash_values(config.to_dict(), hash_file(model_config.model_path), hash_file(model_config.marker_set_path),
-                       repr(model_config))

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from pipeline.errors import ConfigError
+from gait2hip.core.errors import ConfigError
 
 T = TypeVar("T")
 
