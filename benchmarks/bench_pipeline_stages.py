@@ -16,7 +16,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import opensim
+from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 
 from gait2hip.pipeline.cohort import discover_cohort
 from gait2hip.pipeline.config import PipelineConfig
@@ -31,8 +31,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=float, default=1.0, help="gait cycles in the trial")
     parser.add_argument("--repeats", type=int, default=3, help="timed repetitions after one warm-up")
     args = parser.parse_args()
-    opensim.Logger.removeFileSink()
-    opensim.Logger.setLevelString("warn")
+    keep_opensim_console_quiet()
     preset = CohortPreset.load("demo")
     preset = dataclasses.replace(preset, groups=(GroupSpec("healthy", 1, (110.0,), 1),),
                                  recording=dataclasses.replace(preset.recording, n_cycles=args.cycles))

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-import opensim
+from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 
 from gait2hip.virtual_lab.gait_template import GaitTemplate
 from gait2hip.virtual_lab.subject_model import build_subject_model
@@ -35,8 +35,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    opensim.Logger.removeFileSink()
-    opensim.Logger.setLevelString("warn")
+    keep_opensim_console_quiet()
     template = GaitTemplate.load()
     settings = TrialSettings(n_cycles=DURATION_S / (120.0 / CADENCE_STEPS_PER_MIN) - 0.5)
     with tempfile.TemporaryDirectory(prefix="gait2hip-bench-synth-") as folder:

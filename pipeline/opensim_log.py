@@ -19,6 +19,16 @@ import opensim
 from gait2hip.core.errors import OpenSimToolError
 
 
+def keep_opensim_console_quiet() -> None:
+    """Show only OpenSim's warnings and errors on the console, and write no ``opensim.log``.
+
+    Called once by each command (and worker process) before it runs OpenSim; a stage's own
+    messages still reach its trial's log through :func:`opensim_output_to`.
+    """
+    opensim.Logger.removeFileSink()
+    opensim.Logger.setLevelString("warn")
+
+
 @contextlib.contextmanager
 def opensim_output_to(log_dir: Path, stage: str) -> Iterator[Path]:
     """Send OpenSim output to ``log_dir/<stage>_opensim.log`` for the duration of the block.

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import opensim
+from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 
 from gait2hip.core.atomic import write_json_atomically
 from gait2hip.pipeline.config import PipelineConfig
@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     request_path = Path(argv[0])
     request = json.loads(request_path.read_text())
-    opensim.Logger.removeFileSink()
-    opensim.Logger.setLevelString("warn")
+    keep_opensim_console_quiet()
     result = run_request(request)
     # Linux reports ru_maxrss in KiB: the peak memory of this task's process.
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

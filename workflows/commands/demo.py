@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import opensim
+    from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
     import pandas as pd
 
     from gait2hip.core.atomic import write_json_atomically
@@ -36,8 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
     from gait2hip.workflows.console import format_trial_report
 
-    opensim.Logger.removeFileSink()
-    opensim.Logger.setLevelString("warn")
+    keep_opensim_console_quiet()
     out = args.out.resolve()
     preset = dataclasses.replace(CohortPreset.load("demo"), name="demo-one-trial", seed=args.seed,
                                  groups=(GroupSpec("healthy", 1, (110.0,), 1),))

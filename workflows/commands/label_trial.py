@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import opensim
+from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 import pandas as pd
 
 from gait2hip.core.atomic import write_json_atomically
@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    opensim.Logger.setLevelString("warn")
+    keep_opensim_console_quiet()
     config = PipelineConfig.from_yaml(args.config) if args.config else PipelineConfig()
     subject = _subject_from(args)
     trial_id = args.trial_id or args.markers.stem

@@ -29,14 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    import opensim
+    from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 
     from gait2hip.workflows.report import update_readme
     from gait2hip.workflows.run_workflow import run_workflow
     from gait2hip.workflows.workflow_config import WorkflowConfig
 
-    opensim.Logger.removeFileSink()
-    opensim.Logger.setLevelString("warn")
+    keep_opensim_console_quiet()
     config = WorkflowConfig.from_yaml(args.workflow)
     if args.out is not None:
         config = dataclasses.replace(config, out=str(args.out))

@@ -39,15 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import opensim
+    from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 
     from gait2hip.core.atomic import write_json_atomically
     from gait2hip.virtual_lab.cohort import synthesize_cohort
     from gait2hip.virtual_lab.presets import CohortPreset
     from gait2hip.virtual_lab.validation import validate_cohort
 
-    opensim.Logger.removeFileSink()
-    opensim.Logger.setLevelString("warn")
+    keep_opensim_console_quiet()
     preset = _apply_overrides(CohortPreset.load(args.preset), args)
     print(f"synthesizing cohort {preset.name!r} (SYNTHETIC data, seed {preset.seed}) into {args.out} ...")
     summary = synthesize_cohort(preset, args.out, progress=lambda message: print(f"  {message}"))

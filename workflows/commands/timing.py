@@ -30,13 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import opensim
+    from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
     import torch
 
     from gait2hip.workflows.timing_study import run_timing_study
 
-    opensim.Logger.removeFileSink()
-    opensim.Logger.setLevelString("warn")
+    keep_opensim_console_quiet()
     checkpoints = {}
     for path in args.checkpoint:
         name = torch.load(path, weights_only=False, map_location="cpu")["model"]
