@@ -1,6 +1,7 @@
 # Two commands on a fresh machine: `make test` and `make demo`.
 # Each creates .venv when missing and installs the project into it once;
 # a second call installs nothing (the stamp is newer than pyproject.toml).
+# The tests and the demo label with OpenSim, so they get the lab and dask extras too.
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.gait2hip-installed
@@ -15,7 +16,7 @@ $(VENV)/bin/python:
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[lab,dask,test]"
 	touch $(STAMP)
 
 test: $(STAMP)

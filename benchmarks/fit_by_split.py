@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from gait2hip.surrogate.checkpoint import load_checkpoint
 from gait2hip.surrogate.dataset import load_dataset
 from gait2hip.surrogate.evaluate import evaluate_on
-from gait2hip.surrogate.train import load_checkpoint
 
 
 def main() -> None:
@@ -24,11 +24,11 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--worst", type=int, default=8, help="how many of the worst test channels to list")
     args = parser.parse_args()
-    model, state = load_checkpoint(args.checkpoint)
-    table = load_dataset(state["dataset"])
+    model, checkpoint = load_checkpoint(args.checkpoint)
+    table = load_dataset(checkpoint.dataset)
     channel_r2 = {}
     for part in ("train", "validation", "test"):
-        evaluation = evaluate_on(model, state, table[table["subject"].isin(state["split"][part])], part)
+        evaluation = evaluate_on(model, checkpoint, table[table["subject"].isin(getattr(checkpoint.split, part))], part)
         summary = evaluation.summary[evaluation.summary["metric"] == "r2"]
         print(f"{part:<11}" + "".join(f"  {row.target} R² {row.mean:.3f} ± {row.sd:.3f}"
                                       for row in summary.itertuples()))

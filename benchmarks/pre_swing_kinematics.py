@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.virtual_lab.gait_template import GaitTemplate
 
 # Events closer than this to a trial's edges are left out (s).

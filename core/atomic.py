@@ -1,9 +1,10 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename."""
+"""Atomic file writes: write under the final name in a temporary folder beside the target, then rename."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,18 +15,20 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(temporary_path)``, then rename the result to ``path``.
 
     A reader never sees a half-written ``path``; if ``write`` fails, the temporary file is
-    removed and ``path`` is left as it was.
+    removed and ``path`` is left as it was. The temporary file has ``path``'s own name, in a
+    hidden folder of its own beside ``path``: a writer that records the file's name (OpenSim's
+    TRC adapter does) writes the same bytes as it would into ``path``, and parallel writers
+    in the same folder never collide.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{path.suffix}", dir=path.parent)
-    os.close(handle)
-    temporary = Path(temporary_name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
+        temporary = staging / path.name
         write(temporary)
         os.replace(temporary, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return path
 
 

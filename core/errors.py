@@ -10,7 +10,14 @@ from pathlib import Path
 
 
 class Gait2HipError(Exception):
-    """Base class of every error gait2hip raises on purpose."""
+    """Base class of every error gait2hip raises on purpose.
+
+    ``stage`` is the pipeline stage the error stopped (``inputs``, ``scale``, ``ik``, ``id``,
+    ``so``, ``labels``), set by whoever knows it: the tool wrappers for their own errors, the
+    trial pipeline for the rest; None where no stage applies.
+    """
+
+    stage: str | None = None
 
 
 class ConfigError(Gait2HipError):
@@ -26,6 +33,24 @@ class InputDataError(Gait2HipError):
         The offending file (or folder).
     problem
         What is wrong with it, phrased so the user knows what to fix.
+    """
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class CheckpointError(Gait2HipError):
+    """A file given as a surrogate checkpoint cannot be used as one (missing, damaged, not a
+    gait2hip checkpoint, an older format, or holding objects a safe load refuses).
+
+    Parameters
+    ----------
+    path
+        The offending file (or folder).
+    problem
+        What is wrong with it and, where there is one, what to do about it.
     """
 
     def __init__(self, path: str | Path, problem: str):
@@ -56,3 +81,28 @@ class OpenSimToolError(Gait2HipError):
         self.log_path = Path(log_path) if log_path is not None else None
         where = f" (OpenSim log: {self.log_path})" if self.log_path is not None else ""
         super().__init__(f"trial {trial_id}, stage {stage}: {detail}{where}")
+
+
+class MissingDependencyError(Gait2HipError):
+    """A command needs an optional dependency that is not installed (OpenSim for labelling, ...).
+
+    Parameters
+    ----------
+    module
+        The Python module that cannot be imported (``opensim``, ``ezc3d``, ``dask.distributed``).
+    extra
+        The gait2hip extra that installs it (``lab``, ``dask``).
+    needed_for
+        What needs it, as the user typed it (``gait2hip label``).
+    detail
+        Why the import failed when the module is present but broken (None: it is absent).
+    """
+
+    def __init__(self, module: str, extra: str, needed_for: str, detail: str | None = None):
+        self.module = module
+        self.extra = extra
+        self.needed_for = needed_for
+        self.detail = detail
+        why = f"cannot be imported ({detail})" if detail else "is not installed"
+        super().__init__(f"{needed_for} needs the Python package '{module}', which {why}; "
+                         f'install it with: pip install "gait2hip[{extra}]"')

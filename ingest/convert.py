@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gait2hip.core.atomic import write_json_atomically
+from gait2hip.core.errors import InputDataError
+from gait2hip.core.opensim_files import write_trc
 from gait2hip.ingest.axes import LabAxes, find_lab_axes
 from gait2hip.ingest.c3d_reader import C3DRecording, read_c3d
 from gait2hip.ingest.config import IngestConfig
@@ -30,9 +33,7 @@ from gait2hip.ingest.foot_assignment import SIDES, PlateContact, assign_plates_t
 from gait2hip.ingest.force_plates import plate_reaction
 from gait2hip.ingest.gait_events import GaitEvents, detect_gait_events
 from gait2hip.ingest.protocols import MappedMarkers, MarkerProtocol, load_protocol, map_markers
-from gait2hip.ingest.writers import staged_folder, write_grf_mot, write_trc, write_yaml
-from gait2hip.core.atomic import write_json_atomically
-from gait2hip.core.errors import InputDataError
+from gait2hip.ingest.writers import staged_folder, write_grf_mot, write_yaml
 
 logger = logging.getLogger(__name__)
 

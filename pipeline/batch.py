@@ -19,6 +19,7 @@ Output layout (``LABELS_DIR``)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -30,14 +31,14 @@ from typing import Any
 import joblib
 from tqdm import tqdm
 
+from gait2hip.core.hashing import hash_file, hash_values
 from gait2hip.pipeline.cohort import Cohort, SubjectSpec, TrialSpec, discover_cohort
 from gait2hip.pipeline.config import PipelineConfig
-from gait2hip.core.hashing import hash_file, hash_values
-from gait2hip.pipeline.settings_hash import hash_config
 from gait2hip.pipeline.isolation import run_in_child_process
 from gait2hip.pipeline.manifest import build_manifest, write_manifest
-from gait2hip.pipeline.qc import FAILED
-from gait2hip.pipeline.worker import RESULT_FILE
+from gait2hip.pipeline.settings_hash import hash_config
+from gait2hip.pipeline.status import TrialStatus
+from gait2hip.pipeline.tasks import RESULT_FILE, TaskKind, TaskRequest, TaskResult
 
 _log = logging.getLogger(__name__)
 BACKENDS = ("loky", "dask")
@@ -104,12 +105,18 @@ def label_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineConfig, opt
 
     scale_requests = {s.info.subject_id: _scale_request(s, labels_dir, config, config_hash) for s in cohort.subjects}
     scale_results = _run_all(scale_requests, options, "scaling")
-    trial_requests = {}
+    trial_requests, blocked = {}, {}
     for subject in cohort.subjects:
         scaled = scale_results[subject.info.subject_id]
         for trial in subject.trials:
-            trial_requests[trial.key] = _trial_request(subject, trial, labels_dir, config, scaled)
-    trial_results = _run_all(trial_requests, options, "labelling")
+            request = _trial_request(subject, trial, labels_dir, config, scaled)
+            if scaled.status == TrialStatus.FAILED:
+                blocked[trial.key] = TaskResult.failure(
+                    TaskKind.TRIAL, request.input_hash, "scale",
+                    f"scaling of subject {subject.info.subject_id} failed: {scaled.error}")
+            else:
+                trial_requests[trial.key] = request
+    trial_results = blocked | _run_all(trial_requests, options, "labelling")
 
     manifest = build_manifest(cohort, trial_results, labels_dir)
     manifest_path = write_manifest(manifest, labels_dir)
@@ -117,45 +124,41 @@ def label_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineConfig, opt
 
     dataset_dir = export_dataset(manifest, labels_dir)
     counts = manifest["status"].value_counts().to_dict()
+    failed = manifest["status"] == TrialStatus.FAILED
     report = BatchReport(
-        labels_dir=labels_dir, n_trials=len(manifest), n_ok=counts.get("ok", 0), n_warn=counts.get("warn", 0),
-        n_failed=counts.get(FAILED, 0), n_skipped=int(manifest["skipped"].sum()),
-        wall_time_s=time.perf_counter() - start, manifest_path=manifest_path, dataset_dir=dataset_dir,
-        failures=manifest.loc[manifest["status"] == FAILED, ["subject", "trial", "failed_stage", "error"]]
-        .to_dict("records"),
+        labels_dir=labels_dir, n_trials=len(manifest), n_ok=counts.get(TrialStatus.OK, 0),
+        n_warn=counts.get(TrialStatus.WARN, 0), n_failed=counts.get(TrialStatus.FAILED, 0),
+        n_skipped=int(manifest["skipped"].sum()), wall_time_s=time.perf_counter() - start,
+        manifest_path=manifest_path, dataset_dir=dataset_dir,
+        failures=manifest.loc[failed, ["subject", "trial", "failed_stage", "error"]].to_dict("records"),
     )
     _write_batch_summary(report, cohort, config, options)
     return report
 
 
-def _scale_request(subject: SubjectSpec, labels_dir: Path, config: PipelineConfig, config_hash: str) -> dict:
+def _scale_request(subject: SubjectSpec, labels_dir: Path, config: PipelineConfig, config_hash: str) -> TaskRequest:
+    # Contents and values only, never a path: a cohort or labels folder that moves keeps its hashes.
     input_hash = hash_values(config_hash, hash_file(subject.static_trc_path), asdict(subject.info))
-    return {"kind": "scale", "subject": asdict(subject.info), "static_trc": str(subject.static_trc_path),
-            "out_dir": str(labels_dir / subject.info.subject_id / "scale"), "config": config.to_dict(),
-            "input_hash": input_hash, "trial_key": f"{subject.info.subject_id}/scale"}
+    return TaskRequest(kind=TaskKind.SCALE, key=f"{subject.info.subject_id}/scale", subject=subject.info,
+                       out_dir=labels_dir / subject.info.subject_id / "scale", config=config, input_hash=input_hash,
+                       static_trc=subject.static_trc_path)
 
 
 def _trial_request(subject: SubjectSpec, trial: TrialSpec, labels_dir: Path, config: PipelineConfig,
-                   scaled: dict) -> dict:
-    out_dir = labels_dir / subject.info.subject_id / "trials" / trial.trial_id
-    input_hash = hash_values(scaled["input_hash"], hash_file(trial.markers_path), hash_file(trial.grf_path))
-    request = {"kind": "trial", "subject": asdict(subject.info), "markers": str(trial.markers_path),
-               "grf": str(trial.grf_path), "out_dir": str(out_dir), "config": config.to_dict(),
-               "input_hash": input_hash, "trial_key": trial.key, "scaled_model": scaled.get("scaled_model")}
-    if scaled["status"] == FAILED:
-        request["blocked_by"] = {"status": FAILED, "failed_stage": "scale",
-                                 "error": f"scaling of subject {subject.info.subject_id} failed: {scaled.get('error')}"}
-    return request
+                   scaled: TaskResult) -> TaskRequest:
+    input_hash = hash_values(scaled.input_hash, hash_file(trial.markers_path), hash_file(trial.grf_path))
+    return TaskRequest(kind=TaskKind.TRIAL, key=trial.key, subject=subject.info,
+                       out_dir=labels_dir / subject.info.subject_id / "trials" / trial.trial_id, config=config,
+                       input_hash=input_hash, markers=trial.markers_path, grf=trial.grf_path,
+                       scaled_model=scaled.scaled_model)
 
 
-def _run_all(requests: dict[str, dict], options: BatchOptions, what: str) -> dict[str, dict]:
+def _run_all(requests: dict[str, TaskRequest], options: BatchOptions, what: str) -> dict[str, TaskResult]:
     """Run the requests that are not up to date; return key → result (skipped ones included)."""
     results, pending = {}, {}
     for key, request in requests.items():
-        if "blocked_by" in request:
-            results[key] = {"kind": request["kind"], "input_hash": request["input_hash"], **request["blocked_by"]}
-        elif (previous := _up_to_date_result(request)) is not None:
-            results[key] = {**previous, "skipped": True}
+        if (previous := _up_to_date_result(request)) is not None:
+            results[key] = dataclasses.replace(previous, skipped=True)
         else:
             pending[key] = request
     if not pending:
@@ -166,35 +169,30 @@ def _run_all(requests: dict[str, dict], options: BatchOptions, what: str) -> dic
         for key, result in parallel(tasks):
             results[key] = result
             progress.update(1)
-            if result["status"] == FAILED:
-                progress.write(f"  {key}: FAILED {failure_text(result)}")
+            if result.status == TrialStatus.FAILED:
+                progress.write(f"  {key}: FAILED {result.failure_text()}")
     progress.close()
     return results
 
 
-def failure_text(result: dict) -> str:
-    """Where and why a task failed: the stage and error, or the QC checks it missed."""
-    if result.get("error"):
-        return f"at {result.get('failed_stage') or 'an unknown stage'}: {result['error']}"
-    return "QC: " + "; ".join(result.get("reasons") or ["no reason recorded"])
-
-
-def _run_one(key: str, request: dict, timeout_s: float | None) -> tuple[str, dict]:
+def _run_one(key: str, request: TaskRequest, timeout_s: float | None) -> tuple[str, TaskResult]:
     return key, run_in_child_process(request, timeout_s)
 
 
-def _up_to_date_result(request: dict) -> dict | None:
-    result_path = Path(request["out_dir"]) / RESULT_FILE
+def _up_to_date_result(request: TaskRequest) -> TaskResult | None:
+    result_path = request.out_dir / RESULT_FILE
     if not result_path.is_file():
         return None
-    previous = json.loads(result_path.read_text())
+    try:
+        previous = TaskResult.from_json(json.loads(result_path.read_text()), request.out_dir)
+    except (ValueError, KeyError, TypeError):  # written by another version, or damaged: run again
+        return None
     # A QC verdict (status failed, no error) is what the same inputs and settings give again; a
     # tool error, a timeout or a crash may not be, so those tasks run again.
-    stopped_with_error = previous.get("status") == FAILED and previous.get("error")
-    if previous.get("input_hash") != request["input_hash"] or stopped_with_error:
+    if previous.input_hash != request.input_hash or previous.stopped_with_error:
         return None
-    needed = previous.get("labels") if request["kind"] == "trial" else previous.get("scaled_model")
-    return previous if needed and Path(needed).is_file() else None
+    needed = previous.labels if request.kind == TaskKind.TRIAL else previous.scaled_model
+    return previous if needed is not None and needed.is_file() else None
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gait2hip.core.config_loading import YamlConfig
+from gait2hip.core.opensim_files import SIDES, GRFIdentifiers, grf_identifiers
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "default_config.yaml"
 
@@ -29,15 +30,13 @@ class ForceSetConfig:
 
     def column_names(self) -> list[str]:
         """The nine ``.mot`` columns this force set reads (force, point, torque × x y z)."""
-        return [f"{prefix}{axis}" for prefix in (self.force_identifier, self.point_identifier,
-                                                  self.torque_identifier) for axis in "xyz"]
+        return GRFIdentifiers(self.force_identifier, self.point_identifier, self.torque_identifier).column_names()
 
 
 def _default_force_sets() -> tuple[ForceSetConfig, ...]:
-    return (
-        ForceSetConfig("r", "ground_force_v", "ground_force_p", "ground_torque_"),
-        ForceSetConfig("l", "1_ground_force_v", "1_ground_force_p", "1_ground_torque_"),
-    )
+    """OpenSim's standard GRF columns, as gait2hip's converters and synthetic cohorts write them."""
+    standard = {side: grf_identifiers(side) for side in SIDES}
+    return tuple(ForceSetConfig(side, ids.force, ids.point, ids.torque) for side, ids in standard.items())
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from gait2hip.pipeline.status import USABLE_STATUSES
+
 DATASET_DIR = "dataset"
-USABLE_STATUSES = ("ok", "warn")
 METADATA_COLUMNS = ("trial", "group", "affected_side", "body_mass_kg", "cadence_condition", "cadence_steps_per_min")
 
 

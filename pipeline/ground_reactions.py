@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import opensim
 
-from gait2hip.pipeline.config import GRFConfig
 from gait2hip.core.errors import InputDataError
-from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.core.opensim_files import read_opensim_table
+from gait2hip.pipeline.config import GRFConfig
 
 # Tolerance when comparing GRF and marker time ranges (s): a fraction of a frame at 1 kHz.
 _TIME_TOLERANCE_S = 1e-4

@@ -10,6 +10,7 @@ import numpy as np
 import opensim
 
 from gait2hip.core.errors import OpenSimToolError
+from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.opensim_log import run_tool_from_setup
 
 
@@ -83,18 +84,16 @@ def run_inverse_kinematics(*, model_path: Path, markers_trc_path: Path, out_dir:
     if not errors_path.is_file():
         raise OpenSimToolError(trial_id, "ik", "InverseKinematicsTool wrote no marker errors", log_path)
 
-    errors = opensim.TimeSeriesTable(str(errors_path))
-    labels = list(errors.getColumnLabels())
-    values = errors.getMatrix().to_numpy()
-    rms = values[:, labels.index("marker_error_RMS")]
-    worst = values[:, labels.index("marker_error_max")]
+    errors = read_opensim_table(errors_path)
+    rms = errors["marker_error_RMS"].to_numpy()
+    worst = errors["marker_error_max"].to_numpy()
     return IKResult(
         coordinates_path=coordinates_path,
         marker_errors_path=errors_path,
         setup_path=setup_path,
         marker_rms_error_m=float(np.mean(rms)),
         marker_max_error_m=float(np.max(worst)),
-        n_frames=int(values.shape[0]),
+        n_frames=len(errors),
         wall_time_s=time.perf_counter() - start,
         log_path=log_path,
     )

@@ -14,9 +14,9 @@ import pandas as pd
 
 from gait2hip.core.atomic import write_atomically
 from gait2hip.core.errors import InputDataError
+from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees
 from gait2hip.pipeline.ground_reactions import GroundReactions
 from gait2hip.pipeline.model_config import ModelConfig
-from gait2hip.pipeline.storage import read_opensim_table, table_in_degrees
 
 # Result tables must reproduce the IK frame times to within this (s).
 _TIME_MATCH_TOLERANCE_S = 1e-6

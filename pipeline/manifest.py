@@ -9,23 +9,24 @@ import pandas as pd
 
 from gait2hip.core.atomic import write_atomically
 from gait2hip.pipeline.cohort import Cohort
+from gait2hip.pipeline.tasks import TaskResult
 
 MANIFEST_PARQUET = "manifest.parquet"
 MANIFEST_CSV = "manifest.csv"
 
 
-def build_manifest(cohort: Cohort, trial_results: dict[str, dict[str, Any]], labels_dir: Path) -> pd.DataFrame:
+def build_manifest(cohort: Cohort, trial_results: dict[str, TaskResult], labels_dir: Path) -> pd.DataFrame:
     """Return the manifest table (rows in cohort order).
 
     Columns: ``subject, trial, group, affected_side, body_mass_kg, cadence_condition,
     cadence_steps_per_min, status, failed_stage, error, skipped, n_frames, input_hash,
     peak_rss_mb`` (peak memory of the task's process), ``labels_path``, then ``qc_<figure>`` and ``wall_time_<stage>_s`` columns.
+    A trial that failed QC reads ``failed_stage`` ``qc`` and the checks it missed as its error.
     """
     rows = []
     for subject in cohort.subjects:
         for trial in subject.trials:
-            result = trial_results.get(trial.key, {})
-            qc_failed = result.get("status") == "failed" and not result.get("error")
+            result = trial_results[trial.key]
             row: dict[str, Any] = {
                 "subject": subject.info.subject_id,
                 "trial": trial.trial_id,
@@ -34,18 +35,18 @@ def build_manifest(cohort: Cohort, trial_results: dict[str, dict[str, Any]], lab
                 "body_mass_kg": subject.info.mass_kg,
                 "cadence_condition": trial.cadence_condition,
                 "cadence_steps_per_min": trial.cadence_steps_per_min,
-                "status": result.get("status", "failed"),
-                "failed_stage": result.get("failed_stage") or ("qc" if qc_failed else ""),
-                "error": result.get("error") or ("; ".join(result.get("reasons") or []) if qc_failed else ""),
-                "skipped": bool(result.get("skipped", False)),
-                "n_frames": int(result.get("n_frames") or 0),
-                "input_hash": result.get("input_hash", ""),
-                "peak_rss_mb": float(result.get("peak_rss_mb") or 0.0),
-                "labels_path": str(Path(result["labels"]).relative_to(labels_dir)) if result.get("labels") else "",
+                "status": str(result.status),
+                "failed_stage": result.failed_stage or ("qc" if result.failed_qc else ""),
+                "error": result.error or ("; ".join(result.reasons) if result.failed_qc else ""),
+                "skipped": result.skipped,
+                "n_frames": int(result.n_frames),
+                "input_hash": result.input_hash,
+                "peak_rss_mb": float(result.peak_rss_mb or 0.0),
+                "labels_path": str(result.labels.relative_to(labels_dir)) if result.labels is not None else "",
             }
-            for name, value in (result.get("qc") or {}).items():
+            for name, value in result.qc.items():
                 row[f"qc_{name}"] = value
-            for stage, seconds in (result.get("wall_time_s") or {}).items():
+            for stage, seconds in result.wall_time_s.items():
                 row[f"wall_time_{stage}_s"] = seconds
             rows.append(row)
     return pd.DataFrame(rows)

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import opensim
 from scipy.interpolate import CubicSpline
 
-from gait2hip.core.atomic import write_atomically
+from gait2hip.core import opensim_files
 from gait2hip.core.errors import InputDataError
 
 _UNIT_TO_M = {"mm": 1e-3, "millimeters": 1e-3, "cm": 1e-2, "centimeters": 1e-2, "m": 1.0, "meters": 1.0}
@@ -46,7 +45,7 @@ class MarkerTrajectories:
 
 
 def read_trc(path: str | Path) -> MarkerTrajectories:
-    """Read a TRC file with ``opensim.TimeSeriesTableVec3``; convert to metres from its header.
+    """Read a TRC file (OpenSim's ``TRCFileAdapter``); convert to metres from its header.
 
     Raises
     ------
@@ -54,29 +53,23 @@ def read_trc(path: str | Path) -> MarkerTrajectories:
         If the file is missing or unreadable, has no frames, or has unknown ``Units``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputDataError(path, "marker file (TRC) not found")
-    try:
-        table = opensim.TimeSeriesTableVec3(str(path))
-    except Exception as error:  # OpenSim raises its own RuntimeError subclasses
-        raise InputDataError(path, f"not a readable TRC file ({error})") from error
-    if table.getNumRows() < 2:
-        raise InputDataError(path, f"holds {table.getNumRows()} frame(s); at least 2 are needed")
-    units = table.getTableMetaDataAsString("Units").strip() if table.hasTableMetaDataKey("Units") else ""
+    content = opensim_files.read_trc(path)
+    n_frames = len(content.times_s)
+    if n_frames < 2:
+        raise InputDataError(path, f"holds {n_frames} frame(s); at least 2 are needed")
+    units = content.metadata.get("Units", "").strip()
     if units.lower() not in _UNIT_TO_M:
         raise InputDataError(path, f"unknown marker units {units!r} in the TRC header (expected mm, cm or m)")
     try:
-        rate_hz = float(table.getTableMetaDataAsString("DataRate"))
-    except (RuntimeError, ValueError) as error:
+        rate_hz = float(content.metadata["DataRate"])
+    except (KeyError, ValueError) as error:
         raise InputDataError(path, "the TRC header has no valid DataRate") from error
     if not rate_hz > 0:
         raise InputDataError(path, f"the TRC header's DataRate is {rate_hz}; it must be positive")
-    flat = table.flatten()
-    values = flat.getMatrix().to_numpy().reshape(table.getNumRows(), table.getNumColumns(), 3)
     return MarkerTrajectories(
-        times_s=_uniform_frame_times(np.asarray(flat.getIndependentColumn(), dtype=float), rate_hz, path),
-        positions_m=values * _UNIT_TO_M[units.lower()],
-        marker_names=tuple(table.getColumnLabels()),
+        times_s=_uniform_frame_times(content.times_s, rate_hz, path),
+        positions_m=content.positions * _UNIT_TO_M[units.lower()],
+        marker_names=content.marker_names,
         rate_hz=rate_hz,
         source_path=path,
     )
@@ -140,38 +133,9 @@ def _fill_gaps(trajectory: np.ndarray, name: str, times: np.ndarray, rate_hz: fl
 
 
 def write_trc_m(markers: MarkerTrajectories, path: Path) -> Path:
-    """Write ``markers`` as a TRC in metres with ``opensim.TRCFileAdapter``, atomically."""
-    n_frames, n_markers, _ = markers.positions_m.shape
-    flat_labels = [f"{name}_{axis}" for name in markers.marker_names for axis in (1, 2, 3)]
-    matrix = opensim.Matrix.createFromMat(markers.positions_m.reshape(n_frames, n_markers * 3))
-    flat = opensim.TimeSeriesTable(markers.times_s.tolist(), matrix,
-                                   flat_labels)
-    table = flat.packVec3()
-    for key, value in (("DataRate", f"{markers.rate_hz:g}"), ("CameraRate", f"{markers.rate_hz:g}"),
-                       ("NumFrames", str(n_frames)), ("NumMarkers", str(n_markers)), ("Units", "m"),
-                       ("OrigDataRate", f"{markers.rate_hz:g}"), ("OrigDataStartFrame", "1"),
-                       ("OrigNumFrames", str(n_frames))):
-        table.addTableMetaDataString(key, value)
-    return write_trc_table(table, path)
-
-
-def write_trc_table(table: opensim.TimeSeriesTableVec3, path: Path) -> Path:
-    """Write a marker table with ``opensim.TRCFileAdapter``, atomically.
-
-    The adapter records the path it wrote to in the header's first line; that line is set to
-    the final file name, so the header never names the temporary file (and the same data give
-    the same bytes wherever they are written).
-    """
-    path = Path(path)
-
-    def write(temporary: Path) -> None:
-        opensim.TRCFileAdapter().write(table, str(temporary))
-        lines = temporary.read_text().split("\n")
-        fields = lines[0].split("\t")
-        lines[0] = "\t".join(fields[:3] + [path.name])
-        temporary.write_text("\n".join(lines))
-
-    return write_atomically(path, write)
+    """Write ``markers`` as a TRC in metres (OpenSim's ``TRCFileAdapter``), atomically."""
+    return opensim_files.write_trc(path, markers.marker_names, markers.positions_m, markers.times_s, markers.rate_hz,
+                                   units="m")
 
 
 def _uniform_frame_times(times_s: np.ndarray, rate_hz: float, path: Path) -> np.ndarray:

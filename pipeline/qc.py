@@ -16,9 +16,9 @@ import pandas as pd
 from gait2hip.pipeline.actuators import RESERVE_PREFIX
 from gait2hip.pipeline.config import QCThresholds
 from gait2hip.pipeline.model_config import ModelConfig
+from gait2hip.pipeline.status import TrialStatus
 from gait2hip.pipeline.subject import SubjectInfo
 
-OK, WARN, FAILED = "ok", "warn", "failed"
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class QCReport:
     """QC figures (units in the key names), the status, and why it is not ``ok``."""
 
     figures: dict[str, float]
-    status: str
+    status: TrialStatus
     reasons: tuple[str, ...]
 
 
@@ -84,7 +84,7 @@ def _interior(table: pd.DataFrame, edge_s: float) -> pd.DataFrame:
     return table[inside] if inside.sum() >= 2 else table
 
 
-def _judge(figures: dict[str, float], limits: QCThresholds) -> tuple[str, list[str]]:
+def _judge(figures: dict[str, float], limits: QCThresholds) -> tuple[TrialStatus, list[str]]:
     checks = [
         ("ik_marker_rms_error_m", limits.marker_rms_error_warn_m, limits.marker_rms_error_fail_m, "m"),
         ("ik_marker_max_error_m", limits.marker_max_error_warn_m, limits.marker_max_error_fail_m, "m"),
@@ -94,13 +94,13 @@ def _judge(figures: dict[str, float], limits: QCThresholds) -> tuple[str, list[s
          limits.reserve_torque_fail_pct_peak_moment, "% of peak hip moment"),
         ("so_failed_fraction", 0.0, limits.so_failed_frames_fail_fraction, "of frames"),
     ]
-    status, reasons = OK, []
+    status, reasons = TrialStatus.OK, []
     for key, warn_limit, fail_limit, unit in checks:
         value = figures[key]
         if value > fail_limit:
-            status = FAILED
+            status = TrialStatus.FAILED
             reasons.append(f"{key} = {value:.4g} {unit} > fail limit {fail_limit:g}")
         elif value > warn_limit:
-            status = WARN if status == OK else status
+            status = TrialStatus.WARN if status == TrialStatus.OK else status
             reasons.append(f"{key} = {value:.4g} {unit} > warn limit {warn_limit:g}")
     return status, reasons

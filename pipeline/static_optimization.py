@@ -6,8 +6,8 @@ forces with muscles plus the residual and reserve actuators of :mod:`gait2hip.pi
 
 Before its first optimisation OpenSim equilibrates every muscle once, at the first frame. At an
 extreme opening pose or speed that Newton solve can fail ("Unable to compute equilibrium for
-this muscle", one of the first 21 gait2hip48 trials) though every later frame would solve; the tool then
-stops before solving any frame. SO is then run again from the next frame, up to
+this muscle") though every later frame would solve; the tool then stops before solving any
+frame (tests/pipeline/test_static_optimization_start.py builds such a start). SO is then run again from the next frame, up to
 ``MAX_START_RETRIES`` times, and the labels start where it started.
 """
 

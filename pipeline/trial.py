@@ -14,10 +14,11 @@ from pathlib import Path
 
 import opensim
 
-from gait2hip.pipeline.actuators import write_so_actuators
 from gait2hip.core.atomic import write_json_atomically
-from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.core.errors import Gait2HipError, InputDataError
+from gait2hip.core.opensim_files import read_opensim_table
+from gait2hip.pipeline.actuators import write_so_actuators
+from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.ground_reactions import read_grf, write_external_loads
 from gait2hip.pipeline.hip_muscles import find_hip_muscles
 from gait2hip.pipeline.inverse_dynamics import run_inverse_dynamics
@@ -26,9 +27,9 @@ from gait2hip.pipeline.labels import build_label_table, write_labels
 from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig
 from gait2hip.pipeline.opensim_log import opensim_output_to
-from gait2hip.pipeline.qc import FAILED, compute_qc
+from gait2hip.pipeline.qc import compute_qc
 from gait2hip.pipeline.static_optimization import MAX_START_RETRIES, run_static_optimization
-from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.pipeline.status import TrialStatus
 from gait2hip.pipeline.subject import SubjectInfo
 
 LABELS_FILE = "labels.parquet"
@@ -42,7 +43,7 @@ class TrialResult:
 
     trial_id: str
     out_dir: Path
-    status: str
+    status: TrialStatus
     reasons: list[str] = field(default_factory=list)
     qc: dict[str, float] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -79,13 +80,14 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
     Raises
     ------
     InputDataError, OpenSimToolError
-        On bad input or a failed tool; ``summary.json`` then records the failure.
+        On bad input or a failed tool; ``summary.json`` then records the failure, and the
+        error's ``stage`` names the stage it stopped (``inputs``, ``ik``, ``id``, ``so``, ``labels``, ``qc``).
     """
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (out_dir / LABELS_FILE, out_dir / SUMMARY_FILE):
         stale.unlink(missing_ok=True)
-    result = TrialResult(trial_id=trial_id, out_dir=out_dir, status=FAILED)
+    result = TrialResult(trial_id=trial_id, out_dir=out_dir, status=TrialStatus.FAILED)
     stage = "inputs"
     try:
         start = time.perf_counter()
@@ -147,6 +149,7 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             so_forces_path=static_optimization.forces_path, model_config=model_config, hip_muscles=hip_muscles,
             body_mass_kg=subject.mass_kg, ground_reactions=ground_reactions,
             contact_threshold_n=config.grf.contact_threshold_n, start_time_s=static_optimization.start_time_s)
+        stage = "qc"
         report = compute_qc(
             marker_rms_error_m=ik.marker_rms_error_m, marker_max_error_m=ik.marker_max_error_m,
             inverse_dynamics=read_opensim_table(inverse_dynamics.generalized_forces_path),
@@ -160,6 +163,9 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         result.status = report.status
         result.reasons = list(report.reasons)
     except Gait2HipError as error:
+        # The stage the trial stopped in travels with the error, so the batch's record of the
+        # failure names the same stage as this trial's summary.json.
+        error.stage = stage
         result.reasons = [f"{stage}: {error}"]
         result.summary_path = _write_summary(result, subject, config, markers_trc_path, grf_mot_path,
                                              scaled_model_path, provenance, failed_stage=stage)

@@ -4,67 +4,64 @@ The batch engine starts one child per task, so an OpenSim abort (it can abort on
 kills only that child: the task is reported failed and the batch goes on. A fresh process per
 task also keeps a long batch's memory from growing trial after trial.
 
-The request names the task; the child writes ``result.json`` (atomically) next to the task's
-outputs and exits 0 whenever it could report, failure included.
+The request (:class:`~gait2hip.pipeline.tasks.TaskRequest`) names the task; the child writes
+its :class:`~gait2hip.pipeline.tasks.TaskResult` as ``result.json`` (atomically) next to the
+task's outputs and exits 0 whenever it could report, failure included.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
-
-from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 
 from gait2hip.core.atomic import write_json_atomically
-from gait2hip.pipeline.config import PipelineConfig
-from gait2hip.core.errors import Gait2HipError, OpenSimToolError
+from gait2hip.core.errors import Gait2HipError
+from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 from gait2hip.pipeline.scale import scale_subject
-from gait2hip.pipeline.subject import SubjectInfo
+from gait2hip.pipeline.status import TrialStatus
+from gait2hip.pipeline.tasks import RESULT_FILE, TaskKind, TaskRequest, TaskResult
 from gait2hip.pipeline.trial import label_trial
 
-RESULT_FILE = "result.json"
+# The stage an error is recorded under when it does not name its own: a scaling is one stage,
+# and a trial's errors before its stages start are input errors.
+_FIRST_STAGE = {TaskKind.SCALE: "scale", TaskKind.TRIAL: "inputs"}
 
 
-def run_request(request: dict[str, Any]) -> dict[str, Any]:
-    """Execute a ``scale`` or ``trial`` request; return the result mapping (never raises)."""
-    config = PipelineConfig.from_dict(request["config"])
-    subject = SubjectInfo(**request["subject"])
-    out_dir = Path(request["out_dir"])
-    result: dict[str, Any] = {"kind": request["kind"], "input_hash": request["input_hash"]}
+def run_request(request: TaskRequest) -> TaskResult:
+    """Execute a scaling or trial request; return its result (never raises)."""
     try:
-        if request["kind"] == "scale":
-            scaled = scale_subject(subject, Path(request["static_trc"]), out_dir, config)
-            result.update(status="ok", scaled_model=str(scaled.scaled_model_path),
-                          scale_factors={k: v.tolist() for k, v in scaled.scale_factors.items()},
-                          landmark_rms_error_m=scaled.marker_rms_error_m, wall_time_s={"scale": scaled.wall_time_s})
-        else:
-            trial = label_trial(subject, Path(request["scaled_model"]), Path(request["markers"]), Path(request["grf"]),
-                                out_dir, config, request["trial_key"], provenance={"input_hash": request["input_hash"]})
-            result.update(status=trial.status, reasons=trial.reasons, qc=trial.qc, wall_time_s=trial.timings_s,
-                          n_frames=trial.n_frames, labels=str(trial.labels_path))
-    except OpenSimToolError as error:
-        result.update(status="failed", failed_stage=error.stage, error=str(error))
+        if request.kind == TaskKind.SCALE:
+            scaled = scale_subject(request.subject, request.static_trc, request.out_dir, request.config)
+            return TaskResult(kind=request.kind, input_hash=request.input_hash, status=TrialStatus.OK,
+                              scaled_model=scaled.scaled_model_path,
+                              scale_factors={k: v.tolist() for k, v in scaled.scale_factors.items()},
+                              landmark_rms_error_m=scaled.marker_rms_error_m,
+                              wall_time_s={"scale": scaled.wall_time_s})
+        trial = label_trial(request.subject, request.scaled_model, request.markers, request.grf, request.out_dir,
+                            request.config, request.key, provenance={"input_hash": request.input_hash})
+        return TaskResult(kind=request.kind, input_hash=request.input_hash, status=trial.status,
+                          reasons=tuple(trial.reasons), qc=trial.qc, wall_time_s=trial.timings_s,
+                          n_frames=trial.n_frames, labels=trial.labels_path)
     except Gait2HipError as error:
-        result.update(status="failed", failed_stage="inputs", error=str(error))
+        return TaskResult.failure(request.kind, request.input_hash, error.stage or _FIRST_STAGE[request.kind],
+                                  str(error))
     except Exception as error:  # noqa: BLE001 - any other failure of one task is recorded, not fatal
-        result.update(status="failed", failed_stage="unexpected", error=f"{type(error).__name__}: {error}",
-                      traceback=traceback.format_exc())
-    return result
+        return TaskResult.failure(request.kind, request.input_hash, "unexpected", f"{type(error).__name__}: {error}",
+                                  traceback=traceback.format_exc())
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    request_path = Path(argv[0])
-    request = json.loads(request_path.read_text())
+    request = TaskRequest.from_json(json.loads(Path(argv[0]).read_text()))
     keep_opensim_console_quiet()
     result = run_request(request)
     # Linux reports ru_maxrss in KiB: the peak memory of this task's process.
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    write_json_atomically(Path(request["out_dir"]) / RESULT_FILE, result)
+    result = dataclasses.replace(result, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+    write_json_atomically(request.out_dir / RESULT_FILE, result.to_json(request.out_dir))
     return 0
 
 

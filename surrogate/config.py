@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,12 @@ class TrainingConfig(YamlConfig):
     lr_reduce_patience
         Halve the learning rate after this many epochs without a better validation loss
         (0: constant learning rate).
+    num_threads
+        CPU threads torch uses while this training runs (restored afterwards).
+    device
+        Where the model and the tensors live while training: ``cpu``, ``cuda``, ``cuda:N``.
+        Bit-for-bit reproducibility is promised on the CPU; a CUDA run is seeded the same way
+        but its kernels may differ in the last bits.
     """
 
     model: str = "transformer"
@@ -48,9 +55,12 @@ class TrainingConfig(YamlConfig):
     lr_reduce_patience: int = 0
     weight_decay: float = 1e-4
     num_threads: int = 2
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if abs(sum(self.split_fractions) - 1.0) > 1e-6:
             raise ValueError(f"split_fractions must sum to 1, got {self.split_fractions}")
         if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
             raise ValueError("max_epochs, patience and batch_size must be at least 1")
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")

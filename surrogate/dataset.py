@@ -11,6 +11,7 @@ from gait2hip.core.errors import InputDataError
 
 INPUT_NAMES = ("hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "ankle_angle_r",
                "hip_flexion_l", "hip_adduction_l", "hip_rotation_l", "knee_angle_l", "ankle_angle_l")
+INPUT_UNIT = "deg"
 TARGET_GROUPS = ("moments", "forces")
 _GROUP_SUFFIX = {"moments": "_moment", "forces": "_force"}
 TARGET_UNITS = {"moments": "Nm/kg", "forces": "N/kg"}

@@ -10,20 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from gait2hip.core.atomic import write_atomically, write_json_atomically  # noqa: E402
-from gait2hip.surrogate.dataset import TARGET_UNITS, load_dataset  # noqa: E402
-from gait2hip.surrogate.metrics import per_subject_channel_metrics, summarise  # noqa: E402
-from gait2hip.surrogate.inference import predict_segments  # noqa: E402
-from gait2hip.surrogate.segmentation import SegmentationConfig, Segments, segment_table  # noqa: E402
-from gait2hip.surrogate.train import load_checkpoint  # noqa: E402
+from gait2hip.core.atomic import write_atomically, write_json_atomically
+from gait2hip.surrogate.checkpoint import Checkpoint, load_checkpoint
+from gait2hip.surrogate.dataset import TARGET_UNITS, load_dataset
+from gait2hip.surrogate.inference import predict_segments
+from gait2hip.surrogate.metrics import per_subject_channel_metrics, summarise
+from gait2hip.surrogate.segmentation import Segments, segment_table
 
 PLOTTED_MUSCLES = ("glut_med1", "glut_max1", "iliacus", "psoas", "add_long", "rect_fem")
 
@@ -39,17 +37,14 @@ class Evaluation:
     summary: pd.DataFrame
 
 
-def evaluate_on(model: torch.nn.Module, state: dict, table: pd.DataFrame, name: str) -> Evaluation:
+def evaluate_on(model: torch.nn.Module, checkpoint: Checkpoint, table: pd.DataFrame, name: str) -> Evaluation:
     """Segment ``table`` like the training data, predict, and compute the metrics."""
-    config = state["training_config"]
-    segmentation = SegmentationConfig(**config["segmentation"])
-    segments = segment_table(table, state["input_names"], state["target_names"], segmentation)
-    predicted = predict_segments(model, state, segments.inputs)
-    long = per_subject_channel_metrics(segments.targets, predicted, segments.subject, state["target_names"],
-                                       segments.cadence)
-    by_subject = per_subject_channel_metrics(segments.targets, predicted, segments.subject, state["target_names"])
-    groups = {g: tuple(names) for g, names in state["target_groups"].items()}
-    return Evaluation(name, segments, predicted, long, summarise(by_subject, groups))
+    names = checkpoint.target_names
+    segments = segment_table(table, list(checkpoint.input_names), names, checkpoint.segmentation)
+    predicted = predict_segments(model, checkpoint, segments.inputs)
+    long = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names, segments.cadence)
+    by_subject = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names)
+    return Evaluation(name, segments, predicted, long, summarise(by_subject, checkpoint.target_groups))
 
 
 def split_r2(checkpoint: Path, table: pd.DataFrame, part: str) -> dict[str, float]:
@@ -58,8 +53,11 @@ def split_r2(checkpoint: Path, table: pd.DataFrame, part: str) -> dict[str, floa
     ``part`` is ``"train"``, ``"validation"`` or ``"test"``; ``table`` holds the label rows
     (the checkpoint's dataset, or any rows that include that part's subjects).
     """
-    model, state = load_checkpoint(checkpoint)
-    evaluation = evaluate_on(model, state, table[table["subject"].isin(state["split"][part])], part)
+    if part not in ("train", "validation", "test"):
+        raise ValueError(f"part must be 'train', 'validation' or 'test', got {part!r}")
+    model, loaded = load_checkpoint(checkpoint)
+    subjects = getattr(loaded.split, part)
+    evaluation = evaluate_on(model, loaded, table[table["subject"].isin(subjects)], part)
     summary = evaluation.summary[evaluation.summary["metric"] == "r2"]
     return {row.target: float(row.mean) for row in summary.itertuples()}
 
@@ -68,26 +66,26 @@ def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, out_dir: Path,
                         external_dir: Path | None = None, external_groups: tuple[str, ...] | None = None) -> dict:
     """Evaluate on the checkpoint's test subjects and, zero-shot, on an external dataset."""
     out_dir = Path(out_dir)
+    model, loaded = load_checkpoint(checkpoint)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model, state = load_checkpoint(checkpoint)
     table = load_dataset(dataset_dir)
-    evaluations = [evaluate_on(model, state, table[table["subject"].isin(state["split"]["test"])], "test")]
+    evaluations = [evaluate_on(model, loaded, table[table["subject"].isin(loaded.split.test)], "test")]
     if external_dir is not None or external_groups:
         external = load_dataset(external_dir) if external_dir is not None else table
         if external_groups:
             external = external[external["group"].isin(external_groups)]
-        evaluations.append(evaluate_on(model, state, external, "zero-shot"))
+        evaluations.append(evaluate_on(model, loaded, external, "zero-shot"))
     rows = []
     for evaluation in evaluations:
-        rows.append(evaluation.summary.assign(model=state["model"], evaluation=evaluation.name))
+        rows.append(evaluation.summary.assign(model=loaded.model, evaluation=evaluation.name))
         evaluation.long_metrics.assign(evaluation=evaluation.name).to_csv(out_dir / f"metrics_{evaluation.name}.csv",
                                                                           index=False)
-        _plot_cycles(evaluation, state, out_dir / f"cycles_{evaluation.name}.png")
-        _plot_cadence(evaluation, state, out_dir / f"cadence_{evaluation.name}.png")
+        _plot_cycles(evaluation, loaded, out_dir / f"cycles_{evaluation.name}.png")
+        _plot_cadence(evaluation, loaded, out_dir / f"cadence_{evaluation.name}.png")
     results = pd.concat(rows, ignore_index=True)
     write_atomically(out_dir / "results.csv", lambda p: results.to_csv(p, index=False))
     write_atomically(out_dir / "results.md", lambda p: p.write_text(results_markdown(results)))
-    summary = {"kind": "gait2hip.evaluate", "checkpoint": str(checkpoint), "model": state["model"],
+    summary = {"kind": "gait2hip.evaluate", "checkpoint": str(checkpoint), "model": loaded.model,
                "results": results.to_dict("records")}
     if len(evaluations) == 2:
         summary["generalisation_gap"] = _gap(results)
@@ -120,12 +118,21 @@ def _gap(results: pd.DataFrame) -> dict:
     return {f"{t}_{m}": float(pivot.loc[(t, m), "zero-shot"] - pivot.loc[(t, m), "test"]) for t, m in pivot.index}
 
 
-def _plot_cycles(evaluation: Evaluation, state: dict, path: Path) -> None:
-    names = state["target_names"]
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure drawn by the Agg (PNG) canvas, whatever backend the process uses, outside pyplot's registry."""
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _plot_cycles(evaluation: Evaluation, checkpoint: Checkpoint, path: Path) -> None:
+    names = checkpoint.target_names
     chosen = [n for n in names if n.endswith("_moment")] + [f"{m}_r_force" for m in PLOTTED_MUSCLES if f"{m}_r_force" in names]
-    figure, axes = plt.subplots(int(np.ceil(len(chosen) / 4)), 4, figsize=(16, 3 * int(np.ceil(len(chosen) / 4))),
-                                squeeze=False)
+    n_rows = int(np.ceil(len(chosen) / 4))
+    figure = _new_figure((16, 3 * n_rows))
+    axes = figure.subplots(n_rows, 4, squeeze=False)
     phase = np.linspace(0, 100, evaluation.segments.targets.shape[1])
+    units = dict(zip(names, checkpoint.target_units))
     for axis, name in zip(axes.flat, chosen):
         index = names.index(name)
         for values, label, colour in ((evaluation.segments.targets[..., index], "OpenSim", "k"),
@@ -133,21 +140,20 @@ def _plot_cycles(evaluation: Evaluation, state: dict, path: Path) -> None:
             mean, sd = values.mean(axis=0), values.std(axis=0)
             axis.plot(phase, mean, color=colour, label=label)
             axis.fill_between(phase, mean - sd, mean + sd, color=colour, alpha=0.2)
-        unit = "Nm/kg" if name.endswith("_moment") else "N/kg"
-        axis.set(title=name, xlabel="gait cycle (%)", ylabel=unit)
+        axis.set(title=name, xlabel="gait cycle (%)", ylabel=units[name])
     for axis in list(axes.flat)[len(chosen):]:
         axis.set_visible(False)
     axes.flat[0].legend()
-    figure.suptitle(f"{state['model']}: {evaluation.name} (mean ± SD over cycles)")
+    figure.suptitle(f"{checkpoint.model}: {evaluation.name} (mean ± SD over cycles)")
     figure.tight_layout()
     write_atomically(path, lambda p: figure.savefig(p, dpi=80, format="png"))
-    plt.close(figure)
 
 
-def _plot_cadence(evaluation: Evaluation, state: dict, path: Path) -> None:
+def _plot_cadence(evaluation: Evaluation, checkpoint: Checkpoint, path: Path) -> None:
     table = evaluation.long_metrics[evaluation.long_metrics["metric"] == "r2"]
-    groups = state["target_groups"]
-    figure, axis = plt.subplots(figsize=(6, 3.5))
+    groups = checkpoint.target_groups
+    figure = _new_figure((6, 3.5))
+    axis = figure.subplots()
     cadences = sorted(table["cadence"].unique())
     width = 0.8 / len(groups)
     for offset, (group, channels) in enumerate(groups.items()):
@@ -155,8 +161,7 @@ def _plot_cadence(evaluation: Evaluation, state: dict, path: Path) -> None:
         axis.bar(np.arange(len(cadences)) + offset * width, [per.mean().get(c, np.nan) for c in cadences], width,
                  yerr=[per.std().get(c, 0.0) for c in cadences], label=group)
     axis.set_xticks(np.arange(len(cadences)) + width * (len(groups) - 1) / 2, cadences)
-    axis.set(ylabel="R² (subject mean ± SD)", title=f"{state['model']}: {evaluation.name} by cadence")
+    axis.set(ylabel="R² (subject mean ± SD)", title=f"{checkpoint.model}: {evaluation.name} by cadence")
     axis.legend()
     figure.tight_layout()
     write_atomically(path, lambda p: figure.savefig(p, dpi=80, format="png"))
-    plt.close(figure)

@@ -24,11 +24,10 @@ import torch
 from torch import nn
 
 from gait2hip.core.atomic import write_atomically
-from gait2hip.surrogate.dataset import TARGET_UNITS
-from gait2hip.surrogate.inference import force_channel_mask, segmentation_of
+from gait2hip.core.errors import CheckpointError
+from gait2hip.surrogate.checkpoint import load_checkpoint
 from gait2hip.surrogate.preprocessing import Standardizer
 from gait2hip.surrogate.segmentation import CYCLE_POINTS
-from gait2hip.surrogate.train import load_checkpoint
 
 METADATA_FILE = "gait2hip.json"
 
@@ -57,22 +56,27 @@ MAX_BATCH = 65536
 
 def export_program(checkpoint: Path, out_path: Path) -> dict:
     """Export the checkpoint's model to ``out_path`` (``.pt2``); return the embedded metadata."""
-    model, state = load_checkpoint(checkpoint)
-    segmentation = segmentation_of(state)
+    model, loaded = load_checkpoint(checkpoint)
+    segmentation = loaded.segmentation
     length = CYCLE_POINTS if segmentation.mode == "cycles" else segmentation.window_frames
-    wrapper = StandardisedSurrogate(model, Standardizer.from_dict(state["input_scaler"]),
-                                    Standardizer.from_dict(state["target_scaler"]), force_channel_mask(state)).eval()
-    example = torch.zeros(2, length, len(state["input_names"]))
+    wrapper = StandardisedSurrogate(model, loaded.input_scaler, loaded.target_scaler, loaded.force_mask).eval()
+    example = torch.zeros(2, length, len(loaded.input_names))
     program = torch.export.export(wrapper, (example,),
                                   dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},))
-    groups = state["target_groups"]
     metadata = {
-        "format": "gait2hip.torch-export.v1", "model": state["model"], "sequence_length": length,
-        "segmentation": segmentation.mode, "input_names": state["input_names"], "input_unit": "deg",
-        "target_names": state["target_names"],
-        "target_units": {name: TARGET_UNITS[group] for group, names in groups.items() for name in names},
+        "format": "gait2hip.torch-export.v1", "model": loaded.model, "sequence_length": length,
+        "segmentation": segmentation.mode, "input_names": list(loaded.input_names),
+        "input_unit": _one_unit(checkpoint, loaded.input_units), "target_names": loaded.target_names,
+        "target_units": dict(zip(loaded.target_names, loaded.target_units)),
         "source_checkpoint": str(checkpoint),
     }
     extra = {METADATA_FILE: json.dumps(metadata, indent=1)}
     write_atomically(Path(out_path), lambda temporary: torch.export.save(program, str(temporary), extra_files=extra))
     return metadata
+
+
+def _one_unit(checkpoint: Path, units: tuple[str, ...]) -> str:
+    """The inputs' common unit: the exported program's metadata names one unit for every angle."""
+    if len(set(units)) != 1:
+        raise CheckpointError(checkpoint, f"its inputs mix units {sorted(set(units))}; export needs one unit")
+    return units[0]

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gait2hip.surrogate.preprocessing import Standardizer
-from gait2hip.surrogate.segmentation import CYCLE_POINTS, SegmentationConfig, resample_to_points
-from gait2hip.surrogate.train import load_checkpoint
+from gait2hip.surrogate.checkpoint import Checkpoint, load_checkpoint
+from gait2hip.surrogate.segmentation import CYCLE_POINTS, resample_to_points
 
 # Shortest stretch between heel strikes taken as a gait cycle (frames), as in training.
 MIN_CYCLE_FRAMES = 10
@@ -27,34 +26,25 @@ class SequenceInputError(ValueError):
     """The sequence cannot be cut the way the model was trained (no heel strikes, too short)."""
 
 
-def predict_segments(model: torch.nn.Module, state: dict, inputs_deg: np.ndarray) -> np.ndarray:
+def predict_segments(model: torch.nn.Module, checkpoint: Checkpoint, inputs_deg: np.ndarray) -> np.ndarray:
     """``(n, time, n_inputs)`` degrees → ``(n, time, n_targets)`` in label units (N/kg, Nm/kg).
 
-    Muscle forces are clipped at 0 N/kg: a muscle only pulls (static optimization's forces are
-    never negative), whatever the regression says.
+    ``checkpoint`` supplies the standardisation and which targets are forces. Muscle forces
+    are clipped at 0 N/kg: a muscle only pulls (static optimization's forces are never
+    negative), whatever the regression says.
     """
-    input_scaler = Standardizer.from_dict(state["input_scaler"])
-    target_scaler = Standardizer.from_dict(state["target_scaler"])
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
     with torch.inference_mode():
-        output = model(torch.tensor(input_scaler.transform(inputs_deg), dtype=torch.float32)).numpy()
-    predicted = target_scaler.inverse(output)
-    forces = force_channel_mask(state)
+        standardised = torch.tensor(checkpoint.input_scaler.transform(inputs_deg), dtype=torch.float32, device=device)
+        output = model(standardised).cpu().numpy()
+    predicted = checkpoint.target_scaler.inverse(output)
+    forces = checkpoint.force_mask
     predicted[..., forces] = np.maximum(predicted[..., forces], 0.0)
     return predicted
 
 
-def force_channel_mask(state: dict) -> np.ndarray:
-    """``(n_targets,)`` bool: which targets are muscle forces (non-negative by physics)."""
-    forces = set(state["target_groups"].get("forces", []))
-    return np.array([name in forces for name in state["target_names"]], dtype=bool)
-
-
-def segmentation_of(state: dict) -> SegmentationConfig:
-    """How the checkpoint's training data were cut."""
-    return SegmentationConfig(**state["training_config"]["segmentation"])
-
-
-def predict_sequence(model: torch.nn.Module, state: dict, angles_deg: np.ndarray,
+def predict_sequence(model: torch.nn.Module, checkpoint: Checkpoint, angles_deg: np.ndarray,
                      right_heel_strike_frames: np.ndarray | None = None) -> np.ndarray:
     """Predict every target for one trial.
 
@@ -75,16 +65,16 @@ def predict_sequence(model: torch.nn.Module, state: dict, angles_deg: np.ndarray
     SequenceInputError
         Cycle model without two heel strikes a cycle apart; window model on fewer frames than a window.
     """
-    segmentation = segmentation_of(state)
+    segmentation = checkpoint.segmentation
     n_frames = len(angles_deg)
-    n_targets = len(state["target_names"])
+    n_targets = len(checkpoint.target_names)
     if segmentation.mode == "cycles":
         spans = _cycle_spans(right_heel_strike_frames)
         inputs = np.stack([resample_to_points(angles_deg[a:b + 1], CYCLE_POINTS) for a, b in spans])
     else:
         spans = _window_spans(n_frames, segmentation.window_frames, segmentation.window_stride_frames)
         inputs = np.stack([angles_deg[a:b + 1] for a, b in spans])
-    predicted = predict_segments(model, state, inputs)          # (n_segments, time, n_targets)
+    predicted = predict_segments(model, checkpoint, inputs)          # (n_segments, time, n_targets)
     total, count = np.zeros((n_frames, n_targets)), np.zeros((n_frames, 1))
     for (a, b), values in zip(spans, predicted):
         total[a:b + 1] += resample_to_points(values, b - a + 1)
@@ -96,9 +86,10 @@ def predict_sequence(model: torch.nn.Module, state: dict, angles_deg: np.ndarray
 def predict_angles(checkpoint: Path, angles: pd.DataFrame,
                    right_heel_strike_frames: np.ndarray | None = None) -> pd.DataFrame:
     """Predict every target for one trial's angles (degrees) held in ``angles``; see :func:`predict_sequence`."""
-    model, state = load_checkpoint(checkpoint)
-    predicted = predict_sequence(model, state, angles[state["input_names"]].to_numpy(float), right_heel_strike_frames)
-    result = pd.DataFrame(predicted, columns=state["target_names"])
+    model, loaded = load_checkpoint(checkpoint)
+    predicted = predict_sequence(model, loaded, angles[list(loaded.input_names)].to_numpy(float),
+                                 right_heel_strike_frames)
+    result = pd.DataFrame(predicted, columns=loaded.target_names)
     if "time" in angles:
         result.insert(0, "time", angles["time"].to_numpy())
     return result

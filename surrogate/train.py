@@ -1,12 +1,19 @@
-"""Train one surrogate from a config: seeded, AdamW, early stopping, best/last checkpoints."""
+"""Train one surrogate from a config: seeded, AdamW, early stopping, best/last checkpoints.
+
+Training leaves the caller's torch as it found it: the global random state (seeded inside for
+weight initialisation and dropout), the deterministic-algorithms switch and the thread count
+are set for the run only and restored when it returns (:func:`torch_settings_for`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +22,11 @@ import torch
 from tqdm import tqdm
 
 from gait2hip.core.atomic import write_atomically, write_json_atomically
+from gait2hip.core.errors import CheckpointError, ConfigError
 from gait2hip.surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
+from gait2hip.surrogate.checkpoint import Checkpoint, TrainingState, read_checkpoint, save_checkpoint
 from gait2hip.surrogate.config import TrainingConfig
-from gait2hip.surrogate.dataset import find_channels, load_dataset
+from gait2hip.surrogate.dataset import INPUT_UNIT, TARGET_UNITS, Channels, find_channels, load_dataset
 from gait2hip.surrogate.models.registry import build_model
 from gait2hip.surrogate.preprocessing import Standardizer
 from gait2hip.surrogate.segmentation import segment_table
@@ -40,6 +49,48 @@ class TrainResult:
     seconds_per_epoch: float
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """The standardised training and validation segments, and what produced them.
+
+    ``train_inputs`` ``(n_train, time, n_inputs)`` and ``train_targets`` ``(n_train, time,
+    n_targets)`` are float32 on the config's device, standardised by the scalers (fitted on
+    the training segments); likewise the validation tensors.
+    """
+
+    channels: Channels
+    split: SubjectSplit
+    input_scaler: Standardizer
+    target_scaler: Standardizer
+    train_inputs: torch.Tensor
+    train_targets: torch.Tensor
+    validation_inputs: torch.Tensor
+    validation_targets: torch.Tensor
+
+
+@dataclass
+class Progress:
+    """Where a run stands: epochs done (``history``), the best so far, the next epoch to run."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_validation_loss: float = math.inf
+    next_epoch: int = 0
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every epoch of one run uses: its settings, data, network and optimisation."""
+
+    config: TrainingConfig
+    data: TrainingData
+    dataset: str
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None
+    generator: torch.Generator
+
+
 def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, resume: bool = False,
                       train_subjects: Sequence[str] | None = None, show_progress: bool = False) -> TrainResult:
     """Train ``config.model`` on the dataset; write checkpoints, history and ``summary.json``.
@@ -54,20 +105,52 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(config.num_threads)
+    with torch_settings_for(config):
+        data = prepare_data(config, dataset_dir, train_subjects)
+        run = _start_run(config, data, str(Path(dataset_dir).resolve()))
+        progress = resume_progress(run, out_dir / LAST) if resume and (out_dir / LAST).is_file() else Progress()
+        epoch_times = _run_epochs(run, progress, out_dir, show_progress)
+    result = TrainResult(out_dir, out_dir / BEST, out_dir / LAST, progress.best_epoch, progress.best_validation_loss,
+                         len(progress.history), float(np.median(epoch_times)) if epoch_times else 0.0)
+    _write_summary(result, run, progress.history)
+    return result
+
+
+@contextlib.contextmanager
+def torch_settings_for(config: TrainingConfig) -> Iterator[None]:
+    """Seed torch, make it deterministic and set its threads for one run; restore all three after.
+
+    The global random generators (CPU, and the CUDA devices when training there) are forked,
+    so weight initialisation and dropout draw from ``config.seed`` while the caller's random
+    state comes back untouched.
+    """
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {config.device!r}: CUDA is not available on this machine (use device: cpu)")
+    devices = list(range(torch.cuda.device_count())) if config.device.startswith("cuda") else []
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=devices):
+        try:
+            torch.manual_seed(config.seed)
+            torch.use_deterministic_algorithms(True)
+            torch.set_num_threads(config.num_threads)
+            yield
+        finally:
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+            torch.set_num_threads(threads)
+
+
+def prepare_data(config: TrainingConfig, dataset_dir: Path,
+                 train_subjects: Sequence[str] | None = None) -> TrainingData:
+    """Read the dataset, split its subjects, cut segments and standardise them on the training part."""
     table = load_dataset(dataset_dir)
     if "group" in table.columns:
         table = table[table["group"].isin(config.groups)]
     channels = find_channels(table, tuple(config.targets))
     split = split_subjects(table, tuple(config.split_fractions), config.seed)
     if train_subjects is not None:
-        unknown = sorted(set(train_subjects) - set(split.train))
-        if unknown or not train_subjects:
-            raise ValueError(f"train_subjects must be a non-empty subset of the split's training subjects "
-                             f"{list(split.train)}; got {list(train_subjects)}")
-        split = SubjectSplit(tuple(sorted(train_subjects)), split.validation, split.test)
+        split = _narrowed(split, train_subjects)
     if config.mirror_left_cycles:
         # Segmented in the same call as the rest, so every sample gets the same length rule.
         mirrored = mirror_sides(table[table["subject"].isin(split.train)])
@@ -78,101 +161,149 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
     validation = segments.select(np.isin(segments.subject, split.validation))
     input_scaler, target_scaler = Standardizer.fit(train.inputs), Standardizer.fit(train.targets)
 
-    def tensors(part):
-        return (torch.tensor(input_scaler.transform(part.inputs), dtype=torch.float32),
-                torch.tensor(target_scaler.transform(part.targets), dtype=torch.float32))
+    def standardised(values: np.ndarray, scaler: Standardizer) -> torch.Tensor:
+        return torch.tensor(scaler.transform(values), dtype=torch.float32, device=config.device)
 
-    train_x, train_y = tensors(train)
-    validation_x, validation_y = tensors(validation)
-    model = build_model(config.model, config.model_config, train_x.shape[-1], train_y.shape[-1])
+    return TrainingData(channels, split, input_scaler, target_scaler,
+                        standardised(train.inputs, input_scaler), standardised(train.targets, target_scaler),
+                        standardised(validation.inputs, input_scaler),
+                        standardised(validation.targets, target_scaler))
+
+
+def _narrowed(split: SubjectSplit, train_subjects: Sequence[str]) -> SubjectSplit:
+    unknown = sorted(set(train_subjects) - set(split.train))
+    if unknown or not train_subjects:
+        raise ValueError(f"train_subjects must be a non-empty subset of the split's training subjects "
+                         f"{list(split.train)}; got {list(train_subjects)}")
+    return SubjectSplit(tuple(sorted(train_subjects)), split.validation, split.test)
+
+
+def _start_run(config: TrainingConfig, data: TrainingData, dataset: str) -> _Run:
+    """A freshly initialised network (drawing on the seeded global generator), its optimizer and data order."""
+    model = build_model(config.model, config.model_config, data.train_inputs.shape[-1],
+                        data.train_targets.shape[-1]).to(config.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     # Halve the learning rate when validation stalls (0 keeps it constant): a plain, seed-free rule.
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=config.lr_reduce_patience)
                  if config.lr_reduce_patience > 0 else None)
-    generator = torch.Generator().manual_seed(config.seed)
-    meta = {"model": config.model, "model_config": config.model_config, "training_config": config.to_dict(),
-            "input_names": list(channels.inputs), "target_names": channels.target_names,
-            "target_groups": {g: list(n) for g, n in channels.targets.items()},
-            "input_scaler": input_scaler.to_dict(), "target_scaler": target_scaler.to_dict(),
-            "split": split.to_dict(), "dataset": str(Path(dataset_dir).resolve())}
-    history, start_epoch, best = [], 0, {"loss": float("inf"), "epoch": -1}
-    if resume and (out_dir / LAST).is_file():
-        state = torch.load(out_dir / LAST, weights_only=False)
-        model.load_state_dict(state["model_state"])
-        optimizer.load_state_dict(state["optimizer_state"])
-        if scheduler is not None and state.get("scheduler_state") is not None:
-            scheduler.load_state_dict(state["scheduler_state"])
-        generator.set_state(state["generator_state"])
-        if "torch_rng_state" in state:   # checkpoints written before 2026-11-30 lack it (dropout then differs)
-            torch.set_rng_state(state["torch_rng_state"])
-        history, start_epoch, best = state["history"], state["epoch"] + 1, state["best"]
-        if _patience_ran_out(state["epoch"], best, config.patience):
-            start_epoch = config.max_epochs   # it had stopped early
+    return _Run(config, data, dataset, model, optimizer, scheduler, torch.Generator().manual_seed(config.seed))
+
+
+def resume_progress(run: _Run, last: Path) -> Progress:
+    """Load ``last.pt``'s weights and training state into ``run``; return where it stood."""
+    checkpoint = read_checkpoint(last)
+    state = checkpoint.training_state
+    if state is None:
+        raise CheckpointError(last, "holds no training state to resume from (a best.pt copied over last.pt?)")
+    try:
+        run.model.load_state_dict(checkpoint.model_state)
+        run.optimizer.load_state_dict(state.optimizer_state)
+        if run.scheduler is not None and state.scheduler_state is not None:
+            run.scheduler.load_state_dict(state.scheduler_state)
+        run.generator.set_state(state.data_order_rng_state)
+        torch.set_rng_state(state.torch_rng_state)
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise CheckpointError(last, f"does not fit this training configuration ({error}); train again without "
+                                    "resuming, or into another folder") from error
+    progress = Progress(list(state.history), state.best_epoch, state.best_validation_loss, checkpoint.epoch + 1)
+    if _patience_ran_out(checkpoint.epoch, progress.best_epoch, run.config.patience):
+        progress.next_epoch = run.config.max_epochs   # it had stopped early
+    return progress
+
+
+def _run_epochs(run: _Run, progress: Progress, out_dir: Path, show_progress: bool) -> list[float]:
+    """Run epochs from ``progress.next_epoch`` until ``max_epochs`` or early stopping; return their seconds."""
+    config = run.config
     epoch_times = []
-    bar = tqdm(total=config.max_epochs, initial=min(start_epoch, config.max_epochs), desc=f"training {config.model}",
-               unit="epoch", disable=not show_progress, dynamic_ncols=True)
-    for epoch in range(start_epoch, config.max_epochs):
+    bar = tqdm(total=config.max_epochs, initial=min(progress.next_epoch, config.max_epochs),
+               desc=f"training {config.model}", unit="epoch", disable=not show_progress, dynamic_ncols=True)
+    for epoch in range(progress.next_epoch, config.max_epochs):
         started = time.perf_counter()
-        learning_rate = optimizer.param_groups[0]["lr"]   # this epoch's, before the plateau rule
-        model.train()
-        order = torch.randperm(len(train_x), generator=generator)
-        train_loss = 0.0
-        for batch in order.split(config.batch_size):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(train_x[batch]), train_y[batch])
-            loss.backward()
-            optimizer.step()
-            train_loss += float(loss.detach()) * len(batch)
-        model.eval()
-        with torch.no_grad():
-            validation_loss = float(torch.nn.functional.mse_loss(model(validation_x), validation_y))
-        if scheduler is not None:
-            scheduler.step(validation_loss)
+        learning_rate = run.optimizer.param_groups[0]["lr"]   # this epoch's, before the plateau rule
+        train_loss = train_one_epoch(run)
+        validation_loss = evaluate_validation_loss(run)
+        if run.scheduler is not None:
+            run.scheduler.step(validation_loss)
         epoch_times.append(time.perf_counter() - started)
-        history.append({"epoch": epoch, "train_loss": train_loss / len(train_x), "validation_loss": validation_loss,
-                        "learning_rate": learning_rate})
-        checkpoint = {**meta, "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-                      "generator_state": generator.get_state(), "torch_rng_state": torch.get_rng_state(),
-                      "epoch": epoch, "history": history,
-                      "scheduler_state": scheduler.state_dict() if scheduler is not None else None}
-        if validation_loss < best["loss"]:
-            best = {"loss": validation_loss, "epoch": epoch}
-            _save(out_dir / BEST, {**checkpoint, "best": best})
-        _save(out_dir / LAST, {**checkpoint, "best": best})
-        _log.debug("epoch %d: train %.4f, validation %.4f", epoch, history[-1]["train_loss"], validation_loss)
-        bar.set_postfix_str(f"validation loss {validation_loss:.4f}, best {best['loss']:.4f} at epoch {best['epoch']}",
-                            refresh=False)
+        progress.history.append({"epoch": epoch, "train_loss": train_loss, "validation_loss": validation_loss,
+                                 "learning_rate": learning_rate})
+        stop = record_epoch(run, progress, epoch, out_dir)
+        _log.debug("epoch %d: train %.4f, validation %.4f", epoch, train_loss, validation_loss)
+        bar.set_postfix_str(f"validation loss {validation_loss:.4f}, best {progress.best_validation_loss:.4f} "
+                            f"at epoch {progress.best_epoch}", refresh=False)
         bar.update(1)
-        if _patience_ran_out(epoch, best, config.patience):
+        if stop:
             if show_progress:
                 bar.write(f"      {config.model}: stopped early at epoch {epoch}, {config.patience} epochs "
                           f"without a better validation loss")
             break
     bar.close()
-    result = TrainResult(out_dir, out_dir / BEST, out_dir / LAST, best["epoch"], best["loss"], len(history),
-                         float(np.median(epoch_times)) if epoch_times else 0.0)
-    write_json_atomically(out_dir / "summary.json", {
+    return epoch_times
+
+
+def train_one_epoch(run: _Run) -> float:
+    """One pass over the training segments in the generator's order; the mean training loss (MSE)."""
+    data = run.data
+    run.model.train()
+    order = torch.randperm(len(data.train_inputs), generator=run.generator)
+    total = 0.0
+    for batch in order.split(run.config.batch_size):
+        run.optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(run.model(data.train_inputs[batch]), data.train_targets[batch])
+        loss.backward()
+        run.optimizer.step()
+        total += float(loss.detach()) * len(batch)
+    return total / len(data.train_inputs)
+
+
+def evaluate_validation_loss(run: _Run) -> float:
+    """MSE of the standardised validation targets, dropout off."""
+    run.model.eval()
+    with torch.no_grad():
+        return float(torch.nn.functional.mse_loss(run.model(run.data.validation_inputs), run.data.validation_targets))
+
+
+def record_epoch(run: _Run, progress: Progress, epoch: int, out_dir: Path) -> bool:
+    """Update the best epoch, write ``best.pt`` (when better) and ``last.pt``; True when patience ran out."""
+    validation_loss = progress.history[-1]["validation_loss"]
+    improved = validation_loss < progress.best_validation_loss
+    if improved:
+        progress.best_epoch, progress.best_validation_loss = epoch, validation_loss
+    checkpoint = _checkpoint(run, progress, epoch)
+    if improved:
+        save_checkpoint(checkpoint.without_training_state(), out_dir / BEST)
+    save_checkpoint(checkpoint, out_dir / LAST)
+    return _patience_ran_out(epoch, progress.best_epoch, run.config.patience)
+
+
+def _checkpoint(run: _Run, progress: Progress, epoch: int) -> Checkpoint:
+    data = run.data
+    state = TrainingState(
+        optimizer_state=run.optimizer.state_dict(),
+        scheduler_state=run.scheduler.state_dict() if run.scheduler is not None else None,
+        data_order_rng_state=run.generator.get_state(), torch_rng_state=torch.get_rng_state(),
+        history=progress.history, best_epoch=progress.best_epoch, best_validation_loss=progress.best_validation_loss)
+    return Checkpoint(
+        training_config=run.config, input_names=data.channels.inputs,
+        input_units=tuple(INPUT_UNIT for _ in data.channels.inputs),
+        target_groups=dict(data.channels.targets),
+        target_units=tuple(TARGET_UNITS[data.channels.group_of(name)] for name in data.channels.target_names),
+        input_scaler=data.input_scaler, target_scaler=data.target_scaler, split=data.split, dataset=run.dataset,
+        epoch=epoch, model_state=run.model.state_dict(), training_state=state)
+
+
+def _patience_ran_out(epoch: int, best_epoch: int, patience: int) -> bool:
+    """Early stopping: ``patience`` epochs since the best validation loss, ending at ``epoch``."""
+    return epoch - best_epoch >= patience
+
+
+def _write_summary(result: TrainResult, run: _Run, history: list[dict[str, float]]) -> None:
+    config, data = run.config, run.data
+    write_json_atomically(result.run_dir / "summary.json", {
         "kind": "gait2hip.train", "model": config.model, "best_epoch": result.best_epoch,
         "best_validation_loss": result.best_validation_loss, "epochs_run": result.epochs_run,
-        "seconds_per_epoch_median": result.seconds_per_epoch, "n_train_segments": len(train_x),
-        "n_parameters": sum(p.numel() for p in model.parameters()),
-        "n_validation_segments": len(validation_x), "split": split.to_dict(), "config": config.to_dict()})
-    write_atomically(out_dir / "history.json", lambda p: p.write_text(json.dumps(history, indent=1)))
-    return result
-
-
-def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
-    """The model (eval mode) and the checkpoint's metadata."""
-    state = torch.load(path, weights_only=False, map_location="cpu")
-    model = build_model(state["model"], state["model_config"], len(state["input_names"]), len(state["target_names"]))
-    model.load_state_dict(state["model_state"])
-    return model.eval(), state
-
-
-def _patience_ran_out(epoch: int, best: dict, patience: int) -> bool:
-    """Early stopping: ``patience`` epochs since the best validation loss, ending at ``epoch``."""
-    return epoch - best["epoch"] >= patience
-
-
-def _save(path: Path, content: dict) -> None:
-    write_atomically(path, lambda temporary: torch.save(content, temporary))
+        "seconds_per_epoch_median": result.seconds_per_epoch, "n_train_segments": len(data.train_inputs),
+        "n_parameters": sum(p.numel() for p in run.model.parameters()),
+        "n_validation_segments": len(data.validation_inputs), "split": data.split.to_dict(),
+        "config": config.to_dict()})
+    write_atomically(result.run_dir / "history.json", lambda p: p.write_text(json.dumps(history, indent=1)))

@@ -18,6 +18,7 @@ import opensim
 import yaml
 
 from gait2hip.core.atomic import write_atomically
+from gait2hip.core.opensim_files import write_trc
 from gait2hip.virtual_lab.gait_template import GaitTemplate
 from gait2hip.virtual_lab.kinematics import HEEL_MARKER_HEIGHT_M
 from gait2hip.virtual_lab.pathology import ANTALGIC_CADENCE_STEPS_PER_MIN, make_antalgic
@@ -25,7 +26,6 @@ from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
 from gait2hip.virtual_lab.subject_model import build_subject_model
 from gait2hip.virtual_lab.subjects import VirtualSubject, sample_healthy_subject
 from gait2hip.virtual_lab.trial import SynthesizedTrial, marker_positions, synthesize_trial
-from gait2hip.virtual_lab.writers import write_trc
 
 STATIC_DURATION_S = 1.0
 _log = logging.getLogger(__name__)

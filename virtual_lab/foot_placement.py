@@ -38,14 +38,15 @@ PLANTED_LOAD_SHARE = 1.0
 # A foot's horizontal targets (and its weight) reach its footprint this long (s) before it takes
 # load and let go of it this long after it has none left, tapering linearly (blended like the
 # load share). The motion is band-limited to 4 Hz and a foot cannot stop or start within a
-# double support: planted on the load share alone, at 130 steps/min the band-limited heel
-# arrived still sliding back 5–9 mm and left sliding forward, rising 1–1.5 cm, before heel-off
-# (slip 17.9 mm). Lead and lag scanned 0–0.15 and 0–0.3 s: at 0.12 and 0.20 s slip 3.9 / 3.0 /
-# 7.4 mm at 90 / 110 / 130 steps/min (antalgic 5.6 mm), COP outside the foot 0 / 0 / 8 mm (was
-# 0 / 10 / 44 mm); neighbouring values gave 7–9 mm of COP at 130, a 0.3 s lag 6 mm of slip but
-# 20 mm of COP, and the weight ramped with the load alone 13–19 mm. Each footprint's place is
-# still the template's: placing it where the band-limited foot arrives, or re-placing it between
-# IK passes, moved slip and COP by < 1 mm. A stance reaches at most halfway to the next.
+# double support: planted on the load share alone, the band-limited heel arrives still sliding
+# back and leaves sliding forward and rising before heel-off, by more than a centimetre at fast
+# cadences. These lead and lag keep both the stance-foot slip and the COP outside the foot
+# smallest across cadences: a longer lag trades slip for COP outside the foot, a shorter lead
+# or lag (or the weight ramped with the load alone) brings the slip back; run
+# benchmarks/synthesis_quality.py on a cohort synthesized with other values to compare. Each
+# footprint's place is the template's: placing it where the band-limited foot arrives, or
+# re-placing it between IK passes, changes slip and COP by less than a millimetre. A stance
+# reaches at most halfway to the next.
 REACH_LEAD_S = 0.12
 REACH_LAG_S = 0.20
 

@@ -10,6 +10,7 @@ import opensim
 from scipy.interpolate import CubicSpline
 from scipy.signal import butter, filtfilt
 
+from gait2hip.core.opensim_files import grf_columns, write_mot, write_trc
 from gait2hip.virtual_lab.gait_template import GaitTemplate
 from gait2hip.virtual_lab.ground_reactions import ExternalWrench, share_between_feet, total_external_wrench
 from gait2hip.virtual_lab.balance import (centre_of_mass_shift, centre_of_pressure, centre_of_pressure_outside_foot_m,
@@ -23,18 +24,17 @@ from gait2hip.virtual_lab.model_poses import default_state, marker_locations_m, 
 from gait2hip.virtual_lab.whole_body_ik import PELVIS_TRANSLATIONS, solve_band_limited
 from gait2hip.virtual_lab.subject_model import load_kinematic_model
 from gait2hip.virtual_lab.subjects import VirtualSubject
-from gait2hip.pipeline.storage import write_mot
-from gait2hip.virtual_lab.writers import grf_columns, write_trc
 
 
 # Highest frequency content of the synthetic motion (Hz) up to the reference cadence, below the
 # pipeline's 6 Hz low-pass; faster cadences scale it (:func:`motion_bandwidth_hz`).
 MOTION_BANDWIDTH_HZ = 4.0
 # Whole-body IK passes: each after the first moves the targets by the balance correction and
-# refines in band. The correction converges slowly (a third to a half of the COP error per pass):
-# with 3 the COP of the dynamics still left the foot by decimetres on many subjects. Over the 81
-# trials of the gait2hip24 preset, 4 passes left the COP clamp moment at 130 steps/min at 19.0 /
-# 54.3 Nm (median / max), 5 at 17.6 / 63.0 Nm, with the same foot slip; 4 cost 10 % less time.
+# refines in band. The correction converges slowly (a third to a half of the COP error per pass),
+# so fewer passes leave the COP of the dynamics outside the foot by decimetres; past four, the COP
+# clamp moment and the foot slip no longer improve while every pass adds to the synthesis time.
+# benchmarks/synthesis_quality.py (slip, clamp) and benchmarks/bench_synthesis.py (time) measure a
+# cohort synthesized with another value.
 IK_PASSES = 4
 # Forward kinematics of the template's marker paths (the IK targets) on every 4th frame, of the
 # written markers on every 2nd, splined between: within 0.5 mm and 0.05 mm of every frame for
@@ -86,12 +86,12 @@ class SynthesizedTrial:
 def motion_bandwidth_hz(cadence_steps_per_min: float) -> float:
     """Band-limit (Hz) of the motion: :data:`MOTION_BANDWIDTH_HZ` up to the reference cadence, in proportion above it.
 
-    The harmonics of gait scale with the step frequency. With 4 Hz at 130 steps/min the stance
-    foot could not stop quickly enough at load acceptance nor stay put until heel-off: it slid
-    1.0–1.3 cm in 16 of the 24 gait2hip24 trials; with 4.73 Hz (and the correction's knots
-    closer in the same proportion) at most 8.9 mm (``benchmarks/synthesis_quality.py``). Up to
-    the reference cadence the 4 Hz limit keeps the slip under 9 mm (8.3 mm at most at 110) and
-    the motion is left as it was.
+    The harmonics of gait scale with the step frequency. Held at 4 Hz above the reference
+    cadence, the stance foot cannot stop quickly enough at load acceptance nor stay put until
+    heel-off, and slides past the 1 cm validation threshold at 130 steps/min; scaled with the
+    cadence (and the correction's knots closer in the same proportion) it stays under it.
+    Up to the reference cadence 4 Hz keeps the slip under 1 cm, so the motion is left as it is.
+    ``benchmarks/synthesis_quality.py`` reports the slip per cadence of a synthesized cohort.
     """
     return MOTION_BANDWIDTH_HZ * _cadence_scale(cadence_steps_per_min)
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from gait2hip.core.errors import Gait2HipError
+from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.cohort import discover_cohort
 from gait2hip.pipeline.config import PipelineConfig
-from gait2hip.core.errors import Gait2HipError
 from gait2hip.pipeline.scale import scale_subject
-from gait2hip.pipeline.storage import read_opensim_table
 from gait2hip.pipeline.trial import label_trial
 
 SCALE_FACTOR_TOLERANCE = 0.02

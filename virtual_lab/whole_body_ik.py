@@ -24,6 +24,7 @@ import numpy as np
 import opensim
 from scipy.interpolate import CubicSpline
 
+from gait2hip.core.opensim_files import marker_table
 from gait2hip.virtual_lab.foot_placement import MarkerTargets
 from gait2hip.virtual_lab.ground_reactions import ExternalWrench
 from gait2hip.virtual_lab.model_poses import MarkerJacobian, default_state, speed_indices
@@ -37,8 +38,9 @@ SOLVER_RATE_HZ = 25.0
 SOLVER_ACCURACY = 1e-4
 # Gauss–Newton: iterations per frame (each warm-started from the last frame's correction to the
 # template) and the step (rad or m) below which a frame is done. In the synthesis this solve
-# only starts the in-band refinement: 2 iterations (6 before) gave the same foot slip and COP
-# clamp over 36 trials of 12 subjects at 40 % of the cost.
+# only starts the in-band refinement, which corrects what it leaves: more iterations give the
+# same foot slip and COP clamp at a higher cost (benchmarks/synthesis_quality.py and
+# benchmarks/bench_synthesis.py measure both).
 GAUSS_NEWTON_MAX_ITERATIONS = 2
 GAUSS_NEWTON_STEP_TOLERANCE = 1e-5
 # Grid of the Gauss–Newton solver (Hz).
@@ -78,9 +80,7 @@ def solve_whole_body_opensim(model_path: Path, times_s: np.ndarray, targets: Mar
     state = model.initSystem()
 
     labels = list(targets.names)
-    matrix = opensim.Matrix.createFromMat(np.ascontiguousarray(targets.positions_m[grid].reshape(len(grid), -1)))
-    table = opensim.TimeSeriesTable(grid_times.tolist(), matrix,
-                                    [f"{name}_{axis}" for name in labels for axis in (1, 2, 3)]).packVec3()
+    table = marker_table(labels, targets.positions_m[grid], grid_times)
     weight_set = opensim.SetMarkerWeights()
     for index, name in enumerate(labels):
         weight_set.cloneAndAppend(opensim.MarkerWeight(name, float(targets.weights[grid[0], index])))

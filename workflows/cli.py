@@ -1,4 +1,9 @@
-"""The ``gait2hip`` command line: discovers sub-commands in ``gait2hip.workflows.commands``."""
+"""The ``gait2hip`` command line: discovers sub-commands in ``gait2hip.workflows.commands``.
+
+Command modules import only the standard library at module level and their heavy
+dependencies (PyTorch, pandas, OpenSim, ...) inside ``run``: building the parser stays fast,
+and every ``--help`` works on a core install without OpenSim.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import pkgutil
 import sys
 
 from gait2hip.core.errors import Gait2HipError
+from gait2hip.core.optional import as_missing_dependency
 from gait2hip.workflows import commands
 
 
@@ -41,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Gait2HipError as error:
         logging.getLogger("gait2hip").error("error: %s", error)
+        return 2
+    except ModuleNotFoundError as error:
+        # An optional dependency (OpenSim, ezc3d, Dask) imported deep inside a command.
+        missing = as_missing_dependency(error, f"gait2hip {args.command}")
+        if missing is None:
+            raise
+        logging.getLogger("gait2hip").error("error: %s", missing)
         return 2
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from gait2hip.pipeline.trial import TrialResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the pipeline imports OpenSim; formatting a result needs only its fields
+    from gait2hip.pipeline.trial import TrialResult
 
 
 def format_trial_report(result: TrialResult, scale_wall_time_s: float | None = None) -> str:

@@ -82,7 +82,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool | None]:
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
             raise InputDataError(path, f"not a readable CSV file ({error})") from error
     if path.suffix.lower() in (".mot", ".sto"):
-        from gait2hip.pipeline.storage import read_opensim_table, table_in_degrees  # OpenSim only for OpenSim files
+        from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees  # OpenSim only for OpenSim files
 
         table = read_opensim_table(path)
         return table, table_in_degrees(path)

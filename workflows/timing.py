@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -22,6 +23,9 @@ from gait2hip.pipeline.cohort import Cohort
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.scale import scale_subject
 from gait2hip.pipeline.trial import label_trial
+
+if TYPE_CHECKING:
+    from gait2hip.surrogate.checkpoint import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -103,12 +107,12 @@ def _synchronise(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_surrogate_on_trials(model: torch.nn.Module, state: dict, table: pd.DataFrame, trial_keys: list[str], *,
-                             repetitions: int = 20, warm_up: int = 3) -> pd.DataFrame:
+def time_surrogate_on_trials(model: torch.nn.Module, checkpoint: Checkpoint, table: pd.DataFrame,
+                             trial_keys: list[str], *, repetitions: int = 20, warm_up: int = 3) -> pd.DataFrame:
     """Surrogate wall time on the same trials: every gait cycle of the trial predicted in one call.
 
-    ``model``/``state`` come from :func:`gait2hip.surrogate.train.load_checkpoint`. ``table`` is the
-    label dataset (angles in degrees, ``stance_r``); the timed call is what
+    ``model``/``checkpoint`` come from :func:`gait2hip.surrogate.checkpoint.load_checkpoint`.
+    ``table`` is the label dataset (angles in degrees, ``stance_r``); the timed call is what
     ``gait2hip predict`` does after reading the file (cutting, standardising, the network,
     mapping back to frames). One row per trial: ``trial_key, n_frames, median_s, min_s, max_s``.
     """
@@ -119,11 +123,11 @@ def time_surrogate_on_trials(model: torch.nn.Module, state: dict, table: pd.Data
     for key in trial_keys:
         subject, trial = key.split("/", 1)
         frames = table[(table["subject"] == subject) & (table["trial"] == trial)]
-        angles = frames[state["input_names"]].to_numpy(float)
+        angles = frames[list(checkpoint.input_names)].to_numpy(float)
         strikes = heel_strikes(frames["stance_r"].to_numpy())
 
         def run() -> None:
-            predict_sequence(model, state, angles, strikes)
+            predict_sequence(model, checkpoint, angles, strikes)
 
         for _ in range(warm_up):
             run()

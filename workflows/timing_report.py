@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from gait2hip.core.atomic import write_atomically  # noqa: E402
+from gait2hip.core.atomic import write_atomically
 
 STAGES = ("scale_amortised_s", "ik_s", "id_s", "so_s")
 
@@ -91,7 +89,9 @@ def plot_timing(comparison: pd.DataFrame, path: Path) -> None:
         values.append(part["surrogate_s"].median())
         errors.append((part["surrogate_s"].median() - part["surrogate_min_s"].min(),
                        part["surrogate_max_s"].max() - part["surrogate_s"].median()))
-    figure, axis = plt.subplots(figsize=(8, 4))
+    figure = Figure(figsize=(8, 4))
+    FigureCanvasAgg(figure)   # PNG through Agg whatever backend the process uses; no pyplot state
+    axis = figure.subplots()
     colours = ["#9ecae1"] * 4 + ["#08519c"] + ["#e6550d"] * (len(labels) - 5)
     axis.barh(labels, values, xerr=list(zip(*errors)), color=colours)
     axis.set_xscale("log")
@@ -100,4 +100,3 @@ def plot_timing(comparison: pd.DataFrame, path: Path) -> None:
              title="OpenSim path vs surrogate inference on the same trials (CPU)")
     figure.tight_layout()
     write_atomically(path, lambda p: figure.savefig(p, dpi=90, format="png"))
-    plt.close(figure)

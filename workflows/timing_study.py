@@ -12,7 +12,7 @@ from gait2hip.core.atomic import write_atomically, write_json_atomically
 from gait2hip.pipeline.cohort import discover_cohort
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.surrogate.dataset import load_dataset
-from gait2hip.surrogate.train import load_checkpoint
+from gait2hip.surrogate.checkpoint import load_checkpoint
 from gait2hip.workflows.timing import time_inference, time_simulation, time_surrogate_on_trials
 from gait2hip.workflows.timing_report import per_trial_comparison, plot_timing, summary_table, timing_markdown
 
@@ -38,19 +38,19 @@ def run_timing_study(cohort_dir: Path, dataset_dir: Path, checkpoints: dict[str,
     table = load_dataset(dataset_dir)
     loaded = {name: load_checkpoint(checkpoint) for name, checkpoint in checkpoints.items()}
     if trial_keys is None:
-        _, state = next(iter(loaded.values()))
-        trial_keys = choose_trials(table, list(state["split"]["test"]), n_trials)
+        _, first = next(iter(loaded.values()))
+        trial_keys = choose_trials(table, list(first.split.test), n_trials)
     progress(f"timing the OpenSim path on {len(trial_keys)} trial(s) × {repetitions} repetition(s): "
              f"{', '.join(trial_keys)}")
     simulation = time_simulation(discover_cohort(cohort_dir), trial_keys, config or PipelineConfig(), repetitions,
                                  progress=lambda message: progress(f"    {message}"))
     surrogate, inference = {}, []
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for name, (model, state) in loaded.items():
+    for name, (model, checkpoint) in loaded.items():
         progress(f"timing the {name} surrogate on the same trials ({', '.join(devices)})")
-        surrogate[name] = time_surrogate_on_trials(model, state, table, trial_keys)
+        surrogate[name] = time_surrogate_on_trials(model, checkpoint, table, trial_keys)
         for device in devices:
-            timing = time_inference(model, len(state["input_names"]), device=device)
+            timing = time_inference(model, len(checkpoint.input_names), device=device)
             inference.append({"model": name, "device": device,
                               "latency_ms_median": 1000 * timing["latency_s"].median,
                               "latency_ms_min": 1000 * timing["latency_s"].minimum,

@@ -100,3 +100,21 @@ def test_killed_batch_leaves_no_half_written_labels_and_resumes(tiny_cohort, tmp
         pd.read_parquet(labels)  # every label file that exists is whole
     report = label_cohort(tiny_cohort, out, PipelineConfig(), BatchOptions(jobs=2, quiet=True))
     assert report.n_ok == 4 and report.n_failed == 0
+
+
+def test_a_moved_cohort_and_labels_folder_reuse_every_task(tiny_cohort, tmp_path):
+    # Cohort and labels side by side in one tree, as in a checkout, then the whole tree moves.
+    first = tmp_path / "first"
+    shutil.copytree(tiny_cohort, first / "cohort")
+    label_cohort(first / "cohort", first / "labels", PipelineConfig(), BatchOptions(jobs=2, quiet=True))
+    written = {path.relative_to(first): path.stat().st_mtime_ns for path in first.glob("labels/**/result.json")}
+    assert len(written) == 6  # two scalings, four trials
+    moved = tmp_path / "moved" / "elsewhere"
+    moved.parent.mkdir()
+    shutil.move(first, moved)
+    report = label_cohort(moved / "cohort", moved / "labels", PipelineConfig(), BatchOptions(jobs=2, quiet=True))
+    assert (report.n_trials, report.n_skipped, report.n_failed) == (4, 4, 0)
+    # No task ran again, scalings included: every result.json is the one the first run wrote.
+    assert {path.relative_to(moved): path.stat().st_mtime_ns for path in moved.glob("labels/**/result.json")} == written
+    # The dataset is exported again from the labels where they now are.
+    assert len(list((moved / "labels" / "dataset").rglob("*.parquet"))) == 4

@@ -7,16 +7,21 @@ import shutil
 from gait2hip.pipeline.batch import BatchOptions, label_cohort
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.isolation import run_in_child_process
+from gait2hip.pipeline.status import TrialStatus
+from gait2hip.pipeline.subject import SubjectInfo
+from gait2hip.pipeline.tasks import TaskKind, TaskRequest
 
 
-def test_a_worker_process_that_dies_without_reporting_is_a_failed_task(tmp_path):
+def test_a_worker_process_that_dies_without_reporting_is_a_failed_task(tmp_path, monkeypatch):
     # A request the worker cannot even parse makes the child exit with a traceback, no result.
-    request = {"kind": "trial", "input_hash": "h", "out_dir": str(tmp_path / "task"), "config": {"no_such_key": 1},
-               "subject": {}}
+    request = TaskRequest(kind=TaskKind.TRIAL, key="S01/walk_01", subject=SubjectInfo("S01", 70.0, 1.75),
+                          out_dir=tmp_path / "task", config=PipelineConfig(), input_hash="h")
+    unparseable = {**request.to_json(), "config": {"no_such_key": 1}}
+    monkeypatch.setattr(TaskRequest, "to_json", lambda self: unparseable)
     result = run_in_child_process(request)
-    assert result["status"] == "failed"
-    assert result["failed_stage"] == "crash"
-    assert "exit code 1" in result["error"] and "ConfigError" in result["error"]
+    assert result.status == TrialStatus.FAILED
+    assert result.failed_stage == "crash"
+    assert "exit code 1" in result.error and "ConfigError" in result.error
 
 
 def test_a_task_over_its_time_limit_fails_and_the_batch_goes_on(tiny_cohort, tmp_path):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
+from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.ingest.config import IngestConfig
 from gait2hip.ingest.convert import convert_c3d_static, convert_c3d_trial
 from gait2hip.pipeline.markers import read_trc
-from gait2hip.pipeline.storage import read_opensim_table
 
 COP_TOLERANCE_M = 1e-3
 FORCE_TOLERANCE_N = 1.0

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
+from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
 from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig
-from gait2hip.pipeline.storage import read_opensim_table
 from support.synthetic_pipeline_data import marker_positions, write_trc
 
 IK_RMS_TOLERANCE_DEG = 0.5

@@ -14,10 +14,10 @@ import numpy as np
 import opensim
 import pytest
 
-from gait2hip.pipeline.config import StaticOptimizationConfig
 from gait2hip.core.errors import OpenSimToolError
+from gait2hip.core.opensim_files import read_opensim_table, write_mot
+from gait2hip.pipeline.config import StaticOptimizationConfig
 from gait2hip.pipeline.static_optimization import run_static_optimization
-from gait2hip.pipeline.storage import read_opensim_table
 
 FRAME_INTERVAL_S = 0.01
 DURATION_S = 0.3
@@ -53,11 +53,7 @@ def _write_slider_muscle_case(folder: Path) -> dict[str, Path]:
 
     times_s = np.arange(0.0, DURATION_S + 1e-9, FRAME_INTERVAL_S)
     block_x_m = 0.3 + 1.0 * np.exp(-times_s / 0.01)
-    table = opensim.TimeSeriesTable(opensim.StdVectorDouble(times_s.tolist()),
-                                    opensim.Matrix.createFromMat(block_x_m[:, None]),
-                                    opensim.StdVectorString(["block_x"]))
-    table.addTableMetaDataString("inDegrees", "no")
-    opensim.STOFileAdapter.write(table, str(paths["coordinates"]))
+    write_mot(paths["coordinates"], {"block_x": block_x_m}, times_s, in_degrees=False)
     opensim.ExternalLoads().printToXML(str(paths["loads"]))
     opensim.ForceSet().printToXML(str(paths["actuators"]))
     return paths

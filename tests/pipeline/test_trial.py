@@ -10,8 +10,8 @@ import opensim
 import pandas as pd
 import pytest
 
+from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.model_config import ModelConfig
-from gait2hip.pipeline.storage import read_opensim_table
 
 # Residual tolerances for GRFs that agree exactly with a still posture.
 STILL_RESIDUAL_FORCE_PCT_BW = 1.0

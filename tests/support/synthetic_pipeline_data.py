@@ -14,6 +14,7 @@ import numpy as np
 import opensim
 
 from gait2hip import opensim_models
+from gait2hip.core import opensim_files
 
 
 def model_with_markers(out_path: Path, scale_factor: float = 1.0) -> Path:
@@ -61,19 +62,9 @@ def marker_positions(model_path: Path, coordinates: dict[str, np.ndarray]) -> tu
 
 
 def write_trc(path: Path, names: list[str], positions_m: np.ndarray, rate_hz: float, units: str = "mm") -> Path:
-    """Write a TRC with ``opensim.TRCFileAdapter`` in ``units`` (``mm`` or ``m``)."""
-    factor = {"mm": 1000.0, "m": 1.0}[units]
-    n_frames = positions_m.shape[0]
-    flat_labels = [f"{name}_{axis}" for name in names for axis in (1, 2, 3)]
-    matrix = opensim.Matrix.createFromMat(positions_m.reshape(n_frames, -1) * factor)
-    times = (np.arange(n_frames) / rate_hz).tolist()
-    table = opensim.TimeSeriesTable(times, matrix, flat_labels).packVec3()
-    for key, value in (("DataRate", f"{rate_hz:g}"), ("CameraRate", f"{rate_hz:g}"), ("NumFrames", str(n_frames)),
-                       ("NumMarkers", str(len(names))), ("Units", units), ("OrigDataRate", f"{rate_hz:g}"),
-                       ("OrigDataStartFrame", "1"), ("OrigNumFrames", str(n_frames))):
-        table.addTableMetaDataString(key, value)
-    opensim.TRCFileAdapter().write(table, str(path))
-    return path
+    """Write ``(n_frames, n_markers, 3)`` positions (m) as a TRC in ``units``, frames from t = 0 at ``rate_hz``."""
+    times_s = np.arange(positions_m.shape[0]) / rate_hz
+    return opensim_files.write_trc(path, names, positions_m, times_s, rate_hz, units=units)
 
 
 def centre_of_mass_m(model_path: Path, coordinates: dict[str, float]) -> np.ndarray:
@@ -91,20 +82,12 @@ def write_still_grf(path: Path, duration_s: float, rate_hz: float, body_weight_n
                     centre_of_pressure_m: np.ndarray, right_share: float = 0.5) -> Path:
     """Write a GRF ``.mot`` of a still posture: body weight, shared between the feet, at one point."""
     times = np.arange(int(round(duration_s * rate_hz)) + 1) / rate_hz
-    labels, columns = [], []
-    for prefix, share in (("", right_share), ("1_", 1.0 - right_share)):
-        force = [0.0, body_weight_n * share, 0.0]
-        point = [centre_of_pressure_m[0], 0.0, centre_of_pressure_m[2]]
-        for kind, values in (("ground_force_v", force), ("ground_force_p", point), ("ground_torque_", [0.0] * 3)):
-            for axis, value in zip("xyz", values):
-                labels.append(f"{prefix}{kind}{axis}")
-                columns.append(np.full(len(times), value))
-    table = opensim.TimeSeriesTable(times.tolist(),
-                                    opensim.Matrix.createFromMat(np.column_stack(columns)),
-                                    labels)
-    table.addTableMetaDataString("inDegrees", "no")
-    opensim.STOFileAdapter().write(table, str(path))
-    return path
+    force, point, torque = {}, {}, {}
+    for side, share in (("r", right_share), ("l", 1.0 - right_share)):
+        force[side] = np.tile([0.0, body_weight_n * share, 0.0], (len(times), 1))
+        point[side] = np.tile([centre_of_pressure_m[0], 0.0, centre_of_pressure_m[2]], (len(times), 1))
+        torque[side] = np.zeros((len(times), 3))
+    return opensim_files.write_mot(path, opensim_files.grf_columns(force, point, torque), times, in_degrees=False)
 
 
 def degrees_to_radians(values_deg: dict[str, float]) -> dict[str, float]:

@@ -69,15 +69,22 @@ def test_cycles_run_from_heel_strike_to_heel_strike_on_101_points():
 def test_predicted_muscle_forces_are_never_negative_but_moments_may_be():
     import torch
 
+    from gait2hip.surrogate.checkpoint import Checkpoint
+    from gait2hip.surrogate.config import TrainingConfig
+    from gait2hip.surrogate.dataset import INPUT_NAMES
     from gait2hip.surrogate.inference import predict_segments
+    from gait2hip.surrogate.preprocessing import Standardizer
+    from gait2hip.surrogate.split import SubjectSplit
 
     class MinusFive(torch.nn.Module):
         def forward(self, inputs):
             return torch.full((*inputs.shape[:2], 2), -5.0)
 
-    state = {"input_scaler": {"mean": [0.0] * 10, "std": [1.0] * 10},
-             "target_scaler": {"mean": [0.0, 0.0], "std": [1.0, 1.0]},
-             "target_names": ["glut_med1_r_force", "hip_flexion_r_moment"],
-             "target_groups": {"forces": ["glut_med1_r_force"], "moments": ["hip_flexion_r_moment"]}}
-    predicted = predict_segments(MinusFive(), state, np.zeros((2, 101, 10)))
+    checkpoint = Checkpoint(
+        training_config=TrainingConfig(), input_names=INPUT_NAMES, input_units=("deg",) * 10,
+        target_groups={"forces": ("glut_med1_r_force",), "moments": ("hip_flexion_r_moment",)},
+        target_units=("N/kg", "Nm/kg"), input_scaler=Standardizer(np.zeros(10), np.ones(10)),
+        target_scaler=Standardizer(np.zeros(2), np.ones(2)), split=SubjectSplit(("S1",), ("S2",), ("S3",)),
+        dataset="", epoch=0, model_state={})
+    predicted = predict_segments(MinusFive(), checkpoint, np.zeros((2, 101, 10)))
     assert (predicted[..., 0] == 0.0).all() and (predicted[..., 1] == -5.0).all()

@@ -10,12 +10,14 @@ import torch
 import pandas as pd
 import pytest
 
+from gait2hip.core.errors import CheckpointError, ConfigError
+from gait2hip.surrogate.checkpoint import load_checkpoint, read_checkpoint
 from gait2hip.surrogate.config import TrainingConfig
 from gait2hip.surrogate.dataset import load_dataset
 from gait2hip.surrogate.evaluate import evaluate_checkpoint, split_r2
 from gait2hip.surrogate.inference import SequenceInputError, predict_angles, predict_segments
 from gait2hip.surrogate.segmentation import SegmentationConfig, heel_strikes, resample_to_points, segment_table
-from gait2hip.surrogate.train import load_checkpoint, train_from_config
+from gait2hip.surrogate.train import train_from_config
 
 
 def _config(model: str) -> TrainingConfig:
@@ -69,7 +71,7 @@ def test_window_model_predicts_every_frame_of_a_sequence(labelled_dataset, tmp_p
 def test_cycle_model_predicts_a_trial_cycle_by_cycle_as_in_evaluation(labelled_dataset, tmp_path):
     config = dataclasses.replace(_config("lstm"), segmentation=SegmentationConfig(mode="cycles"))
     result = train_from_config(config, labelled_dataset, tmp_path / "run")
-    model, state = load_checkpoint(result.best_checkpoint)
+    model, checkpoint = load_checkpoint(result.best_checkpoint)
     table = pd.read_parquet(labelled_dataset)
     trial = table[table["subject"].astype(str) == "S01"].reset_index(drop=True)
     strikes = heel_strikes(trial["stance_r"].to_numpy())
@@ -78,8 +80,8 @@ def test_cycle_model_predicts_a_trial_cycle_by_cycle_as_in_evaluation(labelled_d
 
     predicted = predict_angles(result.best_checkpoint, trial, strikes).drop(columns="time").to_numpy()
 
-    cycle = segment_table(trial, state["input_names"], state["target_names"], SegmentationConfig("cycles"))
-    expected = resample_to_points(predict_segments(model, state, cycle.inputs[:1])[0], second - first + 1)
+    cycle = segment_table(trial, list(checkpoint.input_names), checkpoint.target_names, SegmentationConfig("cycles"))
+    expected = resample_to_points(predict_segments(model, checkpoint, cycle.inputs[:1])[0], second - first + 1)
     np.testing.assert_allclose(predicted[first:second], expected[:-1], rtol=1e-5, atol=1e-5)
     assert np.isnan(predicted[:first]).all() and np.isnan(predicted[strikes[-1] + 1:]).all()
     with pytest.raises(SequenceInputError, match="heel strikes"):
@@ -122,10 +124,11 @@ def test_training_resumed_from_its_last_checkpoint_ends_as_one_uninterrupted_run
     resumed = train_from_config(config, labelled_dataset, tmp_path / "parts", resume=True)
     assert resumed.epochs_run == whole.epochs_run == 4
     for name in ("best.pt", "last.pt"):
-        expected, got = (torch.load(run / name, weights_only=False) for run in (whole.run_dir, resumed.run_dir))
-        assert got["epoch"] == expected["epoch"]
-        for key, tensor in expected["model_state"].items():
-            torch.testing.assert_close(got["model_state"][key], tensor, rtol=0, atol=0)
+        expected, got = (read_checkpoint(run / name) for run in (whole.run_dir, resumed.run_dir))
+        assert got.epoch == expected.epoch
+        assert got.model_state.keys() == expected.model_state.keys()
+        for key, tensor in expected.model_state.items():
+            assert torch.equal(got.model_state[key], tensor), key
     assert json.loads((tmp_path / "parts" / "history.json").read_text()) == json.loads((tmp_path / "whole" / "history.json").read_text())
     # A run that stopped early stays stopped when resumed.
     stopped = dataclasses.replace(config, patience=1, learning_rate=0.0, lr_reduce_patience=0)   # no epoch improves
@@ -136,9 +139,39 @@ def test_training_resumed_from_its_last_checkpoint_ends_as_one_uninterrupted_run
 
 def test_training_subjects_can_be_narrowed_keeping_validation_and_test(labelled_dataset, tmp_path):
     config = dataclasses.replace(_config("transformer"), max_epochs=1)
-    split = load_checkpoint(train_from_config(config, labelled_dataset, tmp_path / "full").best_checkpoint)[1]["split"]
+    split = read_checkpoint(train_from_config(config, labelled_dataset, tmp_path / "full").best_checkpoint).split
     with pytest.raises(ValueError, match="subset of the split's training subjects"):
-        train_from_config(config, labelled_dataset, tmp_path / "test_subject", train_subjects=split["test"])
-    narrowed = train_from_config(config, labelled_dataset, tmp_path / "narrowed", train_subjects=split["train"][:1])
-    state = load_checkpoint(narrowed.best_checkpoint)[1]
-    assert state["split"] == {**split, "train": split["train"][:1]}
+        train_from_config(config, labelled_dataset, tmp_path / "test_subject", train_subjects=split.test)
+    narrowed = train_from_config(config, labelled_dataset, tmp_path / "narrowed", train_subjects=split.train[:1])
+    assert read_checkpoint(narrowed.best_checkpoint).split == dataclasses.replace(split, train=split.train[:1])
+
+
+def test_training_leaves_the_callers_torch_random_state_threads_and_determinism_as_they_were(labelled_dataset,
+                                                                                            tmp_path):
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(False)
+        torch.manual_seed(12345)
+        before = torch.get_rng_state()
+        config = dataclasses.replace(_config("transformer"), max_epochs=1, num_threads=2)   # dropout draws numbers
+        train_from_config(config, labelled_dataset, tmp_path / "run")
+        assert torch.equal(torch.get_rng_state(), before)
+        assert torch.get_num_threads() == 1 and not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def test_resuming_from_a_best_checkpoint_without_training_state_is_refused(labelled_dataset, tmp_path):
+    config = dataclasses.replace(_config("lstm"), max_epochs=1)
+    run = train_from_config(config, labelled_dataset, tmp_path / "run")
+    run.last_checkpoint.write_bytes(run.best_checkpoint.read_bytes())
+    with pytest.raises(CheckpointError, match="no training state"):
+        train_from_config(dataclasses.replace(config, max_epochs=2), labelled_dataset, tmp_path / "run", resume=True)
+
+
+def test_training_device_must_be_cpu_or_a_cuda_device():
+    assert TrainingConfig.from_dict({"device": "cuda:1"}).device == "cuda:1"
+    with pytest.raises(ConfigError, match="device must be 'cpu', 'cuda' or 'cuda:N', got 'gpu'"):
+        TrainingConfig.from_dict({"device": "gpu"})

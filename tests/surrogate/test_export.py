@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
+from gait2hip.surrogate.checkpoint import load_checkpoint
 from gait2hip.surrogate.config import TrainingConfig
 from gait2hip.surrogate.export import export_program
 from gait2hip.surrogate.inference import predict_segments
-from gait2hip.surrogate.train import load_checkpoint, train_from_config
+from gait2hip.surrogate.train import train_from_config
 
 LOAD_AND_RUN = """
 import json, sys, numpy, torch
@@ -33,7 +34,7 @@ def test_exported_model_matches_the_checkpoint_in_a_fresh_process(labelled_datas
     config = dataclasses.replace(config, max_epochs=1, split_fractions=(0.34, 0.33, 0.33))
     run = train_from_config(config, labelled_dataset, tmp_path / "run")
     metadata = export_program(run.best_checkpoint, tmp_path / "model.pt2")
-    model, state = load_checkpoint(run.best_checkpoint)
+    model, checkpoint = load_checkpoint(run.best_checkpoint)
     angles = np.random.default_rng(0).normal(0.0, 20.0, (3, metadata["sequence_length"], 10))
     np.save(tmp_path / "angles.npy", angles)
 
@@ -42,5 +43,5 @@ def test_exported_model_matches_the_checkpoint_in_a_fresh_process(labelled_datas
 
     report = json.loads(process.stdout.strip().splitlines()[-1])
     assert report == {"gait2hip_modules": [], "length": 101}
-    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), predict_segments(model, state, angles), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), predict_segments(model, checkpoint, angles), rtol=1e-4, atol=1e-4)
     assert metadata["target_units"]["glut_med1_r_force"] == "N/kg" and metadata["input_unit"] == "deg"

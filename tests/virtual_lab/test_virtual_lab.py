@@ -11,7 +11,7 @@ import pytest
 import yaml
 from scipy.signal import butter, filtfilt
 
-from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.virtual_lab.cohort import synthesize_cohort
 from gait2hip.virtual_lab.ground_reactions import total_external_wrench
 from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec

@@ -9,7 +9,7 @@ import numpy as np
 
 import pandas as pd
 
-from gait2hip.pipeline.storage import read_opensim_table
+from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.surrogate.config import TrainingConfig
 from gait2hip.surrogate.train import train_from_config
 from gait2hip.workflows.cli import main

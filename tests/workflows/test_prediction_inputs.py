@@ -54,7 +54,7 @@ def test_ik_mot_in_degrees_is_read_through_opensim(still_trial_free_mot):
 
 @pytest.fixture
 def still_trial_free_mot(tmp_path):
-    from gait2hip.pipeline.storage import write_mot
+    from gait2hip.core.opensim_files import write_mot
 
     table = _walking_angles_deg(100, 0.1)
     table["hip_flexion_r"] = 20.0

@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gait2hip.core.optional import require
+
+    require("opensim", needed_for="gait2hip demo")
     from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
     import pandas as pd
 
@@ -31,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.pipeline.cohort import discover_cohort
     from gait2hip.pipeline.config import PipelineConfig
     from gait2hip.pipeline.scale import scale_subject
+    from gait2hip.pipeline.status import TrialStatus
     from gait2hip.pipeline.trial import label_trial
     from gait2hip.virtual_lab.cohort import synthesize_cohort
     from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
@@ -63,4 +67,4 @@ def run(args: argparse.Namespace) -> int:
         "kind": "gait2hip.demo", "synthetic": True, "trial": trial.key, "status": result.status,
         "reasons": result.reasons, "qc": result.qc, "wall_time_s": {"scale": scaled.wall_time_s, **result.timings_s},
         "labels": str(result.labels_path), "n_frames": len(table), "n_columns": table.shape[1]})
-    return 0 if result.status != "failed" else 1
+    return 0 if result.status != TrialStatus.FAILED else 1

@@ -49,6 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gait2hip.core.optional import require
+
+    require("ezc3d", needed_for="gait2hip ingest")
+    require("opensim", needed_for="gait2hip ingest")
     # Imported here: building the parser for another command must not load ezc3d/OpenSim.
     from gait2hip.ingest.batch import ingest_c3d
     from gait2hip.ingest.config import IngestConfig

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gait2hip.pipeline.batch import BACKENDS, BatchOptions, label_cohort
-from gait2hip.pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
-from gait2hip.core.errors import ConfigError
+# gait2hip.pipeline.batch.BACKENDS, spelled here because importing the batch engine loads
+# OpenSim and --help must work without it (tests/workflows/test_without_opensim.py pins the two equal).
+BACKENDS = ("loky", "dask")
 
 DESCRIPTION = """\
 Discover subjects and trials in COHORT_DIR (layout: docs/cohort_layout.md), scale each
@@ -28,6 +28,8 @@ installed and see COHORT_DIR and LABELS_DIR at the same paths (a shared file sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from gait2hip.pipeline.config import DEFAULT_CONFIG_PATH  # standard library and YAML only
+
     parser = subparsers.add_parser("label", help="label a whole cohort (parallel, resumable)",
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cohort_dir", type=Path, metavar="COHORT_DIR", help="cohort folder with cohort.yaml")
@@ -45,6 +47,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gait2hip.core.optional import require
+
+    require("opensim", needed_for="gait2hip label")
+    if args.backend == "dask":
+        require("dask.distributed", needed_for="gait2hip label --backend dask")
+    from gait2hip.core.errors import ConfigError
+    from gait2hip.pipeline.batch import BatchOptions, label_cohort
+    from gait2hip.pipeline.config import PipelineConfig
+
     config = PipelineConfig.from_yaml(args.config) if args.config else PipelineConfig()
     if args.scheduler and args.backend != "dask":
         raise ConfigError("--scheduler needs --backend dask")

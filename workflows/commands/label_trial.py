@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
-import pandas as pd
-
-from gait2hip.core.atomic import write_json_atomically
-from gait2hip.pipeline.config import DEFAULT_CONFIG_PATH, PipelineConfig
-from gait2hip.core.errors import InputDataError
-from gait2hip.pipeline.scale import scale_subject
-from gait2hip.pipeline.subject import SubjectInfo
-from gait2hip.pipeline.trial import label_trial
-from gait2hip.workflows.console import format_trial_report
+if TYPE_CHECKING:
+    from gait2hip.pipeline.subject import SubjectInfo
 
 DESCRIPTION = """\
 Run OpenSim scaling, inverse kinematics, inverse dynamics and static optimization on one
@@ -27,6 +20,8 @@ summary.json, the setup XML of every tool, IK/ID/SO results, logs/), and summary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from gait2hip.pipeline.config import DEFAULT_CONFIG_PATH  # standard library and YAML only
+
     parser = subparsers.add_parser(
         "label-trial", help="label one walking trial (scale → IK → ID → SO → hip labels)",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,6 +45,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gait2hip.core.optional import require
+
+    require("opensim", needed_for="gait2hip label-trial")
+    import pandas as pd
+
+    from gait2hip.core.atomic import write_json_atomically
+    from gait2hip.pipeline.config import PipelineConfig
+    from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
+    from gait2hip.pipeline.scale import scale_subject
+    from gait2hip.pipeline.status import TrialStatus
+    from gait2hip.pipeline.trial import label_trial
+    from gait2hip.workflows.console import format_trial_report
+
     keep_opensim_console_quiet()
     config = PipelineConfig.from_yaml(args.config) if args.config else PipelineConfig()
     subject = _subject_from(args)
@@ -79,10 +87,13 @@ def run(args: argparse.Namespace) -> int:
         "wall_time_s": {"scale": scaled.wall_time_s, **result.timings_s},
     })
     print(f"labels: {result.labels_path}")
-    return 0 if result.status != "failed" else 1
+    return 0 if result.status != TrialStatus.FAILED else 1
 
 
 def _subject_from(args: argparse.Namespace) -> SubjectInfo:
+    from gait2hip.core.errors import InputDataError
+    from gait2hip.pipeline.subject import SubjectInfo
+
     if args.subject is not None:
         return SubjectInfo.from_yaml(args.subject)
     if args.mass is None or args.height is None:

@@ -15,8 +15,9 @@ rates are resampled to 100 Hz.
 A model trained on gait cycles (the default) predicts cycle by cycle, so it needs the right
 heel strikes: from --grf (the trial's GRF .mot, right vertical force above 20 N), from
 --heel-strikes, or from a `stance_r` column of a CSV (as in gait2hip label tables). Frames
-outside whole cycles are left empty. Writes OUT.csv, OUT.sto (OpenSim storage) and
-OUT.summary.json.
+outside whole cycles are left empty. Writes OUT.csv, OUT.sto (OpenSim storage; when OpenSim
+is installed) and OUT.summary.json. Runs without OpenSim on a CSV input with --heel-strikes or
+a `stance_r` column; .mot/.sto input and --grf are read with OpenSim.
 """
 RATE_HZ = 100.0
 
@@ -35,39 +36,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     import numpy as np
     import pandas as pd
 
     from gait2hip.core.atomic import write_atomically, write_json_atomically
     from gait2hip.core.errors import InputDataError
-    from gait2hip.surrogate.inference import SequenceInputError, predict_sequence, segmentation_of
-    from gait2hip.surrogate.train import load_checkpoint
+    from gait2hip.core.optional import is_available
+    from gait2hip.surrogate.checkpoint import load_checkpoint
+    from gait2hip.surrogate.inference import SequenceInputError, predict_sequence
     from gait2hip.workflows.prediction_inputs import read_angles, right_heel_strike_frames
 
-    model, state = load_checkpoint(args.checkpoint)
-    angles = read_angles(args.input, state["input_names"], RATE_HZ)
+    model, checkpoint = load_checkpoint(args.checkpoint)
+    angles = read_angles(args.input, list(checkpoint.input_names), RATE_HZ)
     strikes = None
-    if segmentation_of(state).mode == "cycles":
+    if checkpoint.segmentation.mode == "cycles":
         strikes = right_heel_strike_frames(angles, args.input, args.grf, args.heel_strikes)
     try:
-        values = predict_sequence(model, state, angles[state["input_names"]].to_numpy(float), strikes)
+        values = predict_sequence(model, checkpoint, angles[list(checkpoint.input_names)].to_numpy(float), strikes)
     except SequenceInputError as error:
         raise InputDataError(args.input, str(error)) from error
-    predicted = {"time": angles["time"].to_numpy(), **dict(zip(state["target_names"], values.T))}
+    predicted = {"time": angles["time"].to_numpy(), **dict(zip(checkpoint.target_names, values.T))}
     out = args.out or args.input.with_name(f"{args.input.stem}_surrogate")
     write_atomically(out.with_suffix(".csv"), lambda p: pd.DataFrame(predicted).to_csv(p, index=False))
     covered = ~np.isnan(values[:, 0])
-    from gait2hip.pipeline.storage import write_mot  # OpenSim's STO adapter, only for the .sto copy
+    written = [out.with_suffix(".csv")]
+    if is_available("opensim"):  # the .sto copy is written by OpenSim's STO adapter; the .csv holds the same values
+        from gait2hip.core.opensim_files import write_mot
 
-    write_mot(out.with_suffix(".sto"), {name: column[covered] for name, column in list(predicted.items())[1:]},
-              predicted["time"][covered], in_degrees=False)
+        written.append(write_mot(out.with_suffix(".sto"),
+                                 {name: column[covered] for name, column in list(predicted.items())[1:]},
+                                 predicted["time"][covered], in_degrees=False))
+    else:
+        logging.getLogger("gait2hip").warning(
+            'no %s: OpenSim is not installed (pip install "gait2hip[lab]" adds it)', out.with_suffix(".sto"))
     write_json_atomically(out.with_suffix(".summary.json"), {
         "kind": "gait2hip.predict", "checkpoint": str(args.checkpoint), "input": str(args.input),
-        "frames": len(values), "frames_predicted": int(covered.sum()), "rate_hz": RATE_HZ, "model": state["model"],
+        "frames": len(values), "frames_predicted": int(covered.sum()), "rate_hz": RATE_HZ, "model": checkpoint.model,
         "right_heel_strike_frames": None if strikes is None else [int(s) for s in strikes],
         "units": {"forces": "N/kg", "moments": "Nm/kg"},
         "converted_from_radians": bool(angles.attrs.get("converted_from_radians", False)),
         "resampled_from_hz": angles.attrs.get("resampled_from_hz")})
-    print(f"{int(covered.sum())} of {len(values)} frames predicted → {out.with_suffix('.csv')} and "
-          f"{out.with_suffix('.sto')}" + (" (input converted from radians)" if angles.attrs.get("converted_from_radians") else ""))
+    print(f"{int(covered.sum())} of {len(values)} frames predicted → {' and '.join(map(str, written))}"
+          + (" (input converted from radians)" if angles.attrs.get("converted_from_radians") else ""))
     return 0

@@ -22,13 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="override the workflow's output folder")
     parser.add_argument("--force", action="store_true", help="redo the cohort and the training even if up to date")
     parser.add_argument("--update-readme", type=Path, default=None, metavar="README",
-                        help="replace the results section of README between its gait2hip markers")
+                        help="regenerate the run's results: a compact table between README's gait2hip "
+                             "markers, the full report in docs/results/NAME.md next to it")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from gait2hip.core.optional import require
+
+    require("opensim", needed_for="gait2hip run")
     from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 
     from gait2hip.workflows.report import update_readme
@@ -42,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
     summary = run_workflow(config, force=args.force, command=f"gait2hip run {args.workflow}")
     print((Path(summary["out"]) / "report.md").read_text().split("## Runtime")[0][-4000:])
     if args.update_readme:
-        update_readme(args.update_readme, Path(summary["out"]), f"gait2hip run {args.workflow}")
-        print(f"updated the results section of {args.update_readme}")
+        page = update_readme(args.update_readme, Path(summary["out"]), f"gait2hip run {args.workflow}")
+        print(f"updated the results table of {args.update_readme} and the full report {page}")
     return 0

@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gait2hip.core.optional import require
+
+    require("opensim", needed_for="gait2hip synth")
     from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
 
     from gait2hip.core.atomic import write_json_atomically

@@ -30,15 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
-    import torch
+    from gait2hip.core.optional import require
 
+    require("opensim", needed_for="gait2hip timing")  # it re-runs the OpenSim path it times the surrogates against
+    from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
+    from gait2hip.surrogate.checkpoint import read_checkpoint
     from gait2hip.workflows.timing_study import run_timing_study
 
     keep_opensim_console_quiet()
     checkpoints = {}
     for path in args.checkpoint:
-        name = torch.load(path, weights_only=False, map_location="cpu")["model"]
+        name = read_checkpoint(path).model
         checkpoints[name if name not in checkpoints else f"{name}:{path.parent.name}"] = path
     trial_keys = [key.strip() for key in args.trials.split(",")] if args.trials else None
     run_timing_study(args.cohort, args.data, checkpoints, args.out, trial_keys=trial_keys, n_trials=args.n_trials,
