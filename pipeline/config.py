@@ -85,6 +85,12 @@ class InverseDynamicsConfig:
     lowpass_cutoff_hz: float = 6.0
 
 
+# ``opensim``: OpenSim's AnalyzeTool + StaticOptimization. ``batched``: the same problem solved for
+# all frames at once (gait2hip.pipeline.batched_static_optimization), falling back to OpenSim's
+# tool for a model feature it does not reproduce.
+SO_SOLVERS = ("opensim", "batched")
+
+
 @dataclass(frozen=True)
 class StaticOptimizationConfig:
     """StaticOptimization settings and its residual/reserve actuators.
@@ -102,6 +108,14 @@ class StaticOptimizationConfig:
     reserve_optimal_nm: float = 1.0
     max_iterations: int = 100
     convergence_criterion: float = 1e-4
+    solver: str = "opensim"
+    cross_check_frames: int = 3
+
+    def __post_init__(self) -> None:
+        if self.solver not in SO_SOLVERS:
+            raise ValueError(f"static_optimization.solver must be one of {list(SO_SOLVERS)}, got {self.solver!r}")
+        if self.cross_check_frames < 0:
+            raise ValueError(f"static_optimization.cross_check_frames must be 0 or more, got {self.cross_check_frames}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,7 @@ class QCThresholds:
     reserve_torque_fail_pct_peak_moment: float = 25.0
     so_failed_frames_fail_fraction: float = 0.1
     edge_exclusion_s: float = 0.15
+    so_cross_check_warn_pct_peak: float = 1.0
 
 
 @dataclass(frozen=True)

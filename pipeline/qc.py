@@ -32,13 +32,17 @@ class QCReport:
 
 def compute_qc(*, marker_rms_error_m: float, marker_max_error_m: float, inverse_dynamics: pd.DataFrame,
                so_forces: pd.DataFrame, n_so_failed_frames: int, model_config: ModelConfig,
-               subject: SubjectInfo, thresholds: QCThresholds) -> QCReport:
+               subject: SubjectInfo, thresholds: QCThresholds,
+               so_cross_check_worst_pct_peak: float | None = None) -> QCReport:
     """Return the QC figures and status of one trial.
 
     Parameters
     ----------
     inverse_dynamics
         ID generalized forces (``<coordinate>_moment`` in Nm, ``<coordinate>_force`` in N).
+    so_cross_check_worst_pct_peak
+        With the batched SO solver: its worst muscle difference from OpenSim's tool on the
+        cross-check frames (% of peak); None when there was no check.
     so_forces
         SO actuator forces, including ``reserve_<coordinate>`` columns (Nm).
 
@@ -73,6 +77,8 @@ def compute_qc(*, marker_rms_error_m: float, marker_max_error_m: float, inverse_
         "so_failed_frames": float(n_so_failed_frames),
         "so_failed_fraction": n_so_failed_frames / n_frames if n_frames else 1.0,
     }
+    if so_cross_check_worst_pct_peak is not None:
+        figures["so_cross_check_worst_pct_peak"] = so_cross_check_worst_pct_peak
     status, reasons = _judge(figures, thresholds)
     return QCReport(figures, status, tuple(reasons))
 
@@ -93,9 +99,12 @@ def _judge(figures: dict[str, float], limits: QCThresholds) -> tuple[TrialStatus
         ("peak_hip_reserve_pct_peak_moment", limits.reserve_torque_warn_pct_peak_moment,
          limits.reserve_torque_fail_pct_peak_moment, "% of peak hip moment"),
         ("so_failed_fraction", 0.0, limits.so_failed_frames_fail_fraction, "of frames"),
+        ("so_cross_check_worst_pct_peak", limits.so_cross_check_warn_pct_peak, float("inf"), "% of peak force"),
     ]
     status, reasons = TrialStatus.OK, []
     for key, warn_limit, fail_limit, unit in checks:
+        if key not in figures:
+            continue
         value = figures[key]
         if value > fail_limit:
             status = TrialStatus.FAILED

@@ -18,7 +18,7 @@ from gait2hip.core.atomic import write_json_atomically
 from gait2hip.core.errors import Gait2HipError, InputDataError
 from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.actuators import write_so_actuators
-from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.pipeline.config import PipelineConfig, StaticOptimizationConfig
 from gait2hip.pipeline.ground_reactions import read_grf, write_external_loads
 from gait2hip.pipeline.hip_muscles import find_hip_muscles
 from gait2hip.pipeline.inverse_dynamics import run_inverse_dynamics
@@ -28,7 +28,9 @@ from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig
 from gait2hip.pipeline.opensim_log import opensim_output_to
 from gait2hip.pipeline.qc import compute_qc
-from gait2hip.pipeline.static_optimization import MAX_START_RETRIES, run_static_optimization
+from gait2hip.pipeline.batched_static_optimization import BatchedSOUnsupportedError, run_batched_static_optimization
+from gait2hip.pipeline.so_cross_check import cross_check_with_opensim
+from gait2hip.pipeline.static_optimization import MAX_START_RETRIES, SOResult, run_static_optimization
 from gait2hip.pipeline.status import TrialStatus
 from gait2hip.pipeline.subject import SubjectInfo
 
@@ -55,6 +57,8 @@ class TrialResult:
     ik_coordinates_path: Path | None = None
     id_forces_path: Path | None = None
     so_forces_path: Path | None = None
+    so_solver: str | None = None
+    so_cross_check: dict | None = None
 
 
 def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path: Path, grf_mot_path: Path,
@@ -107,6 +111,7 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             actuators_path = out_dir / "so_actuators.xml"
             write_so_actuators(model, model_config, config.static_optimization, actuators_path)
             hip_muscles = find_hip_muscles(model, model_config.hip_coordinates)
+            muscle_names = [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]
         result.timings_s["inputs"] = time.perf_counter() - start
         _log.debug("%s: inputs checked (%s)", trial_id, "; ".join(markers.filled_gaps) or "no gaps")
 
@@ -128,8 +133,8 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         result.id_forces_path = inverse_dynamics.generalized_forces_path
 
         stage = "so"
-        static_optimization = run_static_optimization(
-            model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
+        static_optimization, result.so_solver = _run_static_optimization(
+            result, muscle_names=muscle_names, model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
             external_loads_path=external_loads_path, actuators_path=actuators_path, out_dir=out_dir / "so",
             settings=config.static_optimization, time_range_s=time_range, trial_id=trial_id,
             log_dir=out_dir / "logs",
@@ -155,7 +160,8 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             inverse_dynamics=read_opensim_table(inverse_dynamics.generalized_forces_path),
             so_forces=read_opensim_table(static_optimization.forces_path),
             n_so_failed_frames=static_optimization.n_failed_frames, model_config=model_config,
-            subject=subject, thresholds=config.qc)
+            subject=subject, thresholds=config.qc,
+            so_cross_check_worst_pct_peak=result.so_cross_check["worst_pct_of_peak"] if result.so_cross_check else None)
         result.labels_path = write_labels(table, out_dir / LABELS_FILE)
         result.timings_s["labels"] = time.perf_counter() - start
         result.n_frames = len(table)
@@ -196,6 +202,33 @@ def _load_checked_model(scaled_model_path: Path, model_config: ModelConfig) -> o
     return model
 
 
+def _run_static_optimization(result: TrialResult, *, settings: StaticOptimizationConfig, muscle_names: list[str],
+                             **stage_inputs) -> tuple[SOResult, str]:
+    """SO by the configured solver; returns its result and the solver that produced it.
+
+    A model feature the batched solver does not reproduce sends the trial to OpenSim's tool,
+    with the reason in the trial's notes, so one unusual model never fails a batch. A batched
+    result is checked against OpenSim's tool on ``settings.cross_check_frames`` of its frames
+    (``result.so_cross_check``).
+    """
+    if settings.solver == "batched":
+        try:
+            batched = run_batched_static_optimization(settings=settings, **stage_inputs)
+        except BatchedSOUnsupportedError as error:
+            result.notes.append(f"SO ran OpenSim's tool instead of the batched solver: {error.feature}")
+            _log.info("%s: %s", error.trial_id, error)
+        else:
+            if settings.cross_check_frames > 0:
+                check_dir = Path(stage_inputs["out_dir"]) / "cross_check"
+                check = cross_check_with_opensim(batched, muscle_names=muscle_names,
+                                                 n_frames=settings.cross_check_frames, settings=settings,
+                                                 **{**stage_inputs, "out_dir": check_dir, "log_dir": check_dir / "logs"})
+                result.so_cross_check = check.to_json()
+                result.timings_s["so_cross_check"] = check.wall_time_s
+            return batched, "batched"
+    return run_static_optimization(settings=settings, **stage_inputs), "opensim"
+
+
 def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineConfig, markers_trc_path: Path,
                    grf_mot_path: Path, scaled_model_path: Path, provenance: dict | None,
                    failed_stage: str | None = None) -> Path:
@@ -210,6 +243,8 @@ def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineCo
         "inputs": {"markers": str(Path(markers_trc_path).resolve()), "grf": str(Path(grf_mot_path).resolve()),
                    "scaled_model": str(Path(scaled_model_path).resolve())},
         "stages_run": list(result.timings_s),
+        "so_solver": result.so_solver,
+        "so_cross_check": result.so_cross_check,
         "n_frames": result.n_frames,
         "marker_notes": result.marker_notes,
         "notes": result.notes,

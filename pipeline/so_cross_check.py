@@ -1,0 +1,93 @@
+"""A batched SO result checked against OpenSim's own StaticOptimization on a few of its frames.
+
+The batched solver reproduces OpenSim's problem; this check keeps it honest on every trial it
+labels. OpenSim's tool re-solves a short window of consecutive frames from the middle of the
+trial (the same coordinates file, so the same filtered kinematics), run to a tight convergence
+tolerance: at its default (1e-4) the tool stops early, and its distance from the converged
+answer would be measured instead of the batched solver's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gait2hip.core.opensim_files import read_opensim_table
+from gait2hip.pipeline.config import StaticOptimizationConfig
+from gait2hip.pipeline.static_optimization import SOResult, run_static_optimization
+
+# OpenSim's tool converges to this in the reference window (its default is 1e-4).
+REFERENCE_CONVERGENCE = 1e-8
+# Frames times must match to this (s): both solvers step over the coordinates file's frames.
+_TIME_MATCH_S = 1e-6
+
+
+@dataclass(frozen=True)
+class SOCrossCheck:
+    """How far the batched muscle forces are from OpenSim's tool on the checked frames.
+
+    Attributes
+    ----------
+    frame_times_s
+        The frames OpenSim re-solved (s).
+    worst_pct_of_peak
+        Largest ``|batched − OpenSim|`` over those frames and all muscles, in % of that
+        muscle's peak batched force over the trial.
+    worst_muscle
+        The muscle it belongs to.
+    muscle_pct_of_peak
+        The same figure per muscle.
+    wall_time_s
+        Time OpenSim's tool took for the window (s).
+    """
+
+    frame_times_s: tuple[float, ...]
+    worst_pct_of_peak: float
+    worst_muscle: str
+    muscle_pct_of_peak: dict[str, float]
+    wall_time_s: float
+
+    def to_json(self) -> dict:
+        """The check as the trial's ``summary.json`` records it."""
+        return dataclasses.asdict(self) | {"frame_times_s": list(self.frame_times_s),
+                                           "reference_convergence_criterion": REFERENCE_CONVERGENCE}
+
+
+def cross_check_with_opensim(batched: SOResult, *, muscle_names: list[str], n_frames: int,
+                             settings: StaticOptimizationConfig, out_dir: Path, **stage_inputs) -> SOCrossCheck:
+    """Re-solve ``n_frames`` consecutive frames from the middle of the trial with OpenSim's tool.
+
+    ``stage_inputs`` are the SO stage's own inputs (model, coordinates, external loads, actuators,
+    trial id, log folder); ``time_range_s`` is replaced by the window. OpenSim's outputs go to
+    ``out_dir`` (``so_cross_check`` beside the batched outputs).
+
+    Raises
+    ------
+    OpenSimToolError
+        If OpenSim's tool fails on the window.
+    """
+    start = time.perf_counter()
+    batched_forces = read_opensim_table(batched.forces_path)
+    times_s = batched_forces["time"].to_numpy()
+    n_frames = min(n_frames, len(times_s))
+    first = (len(times_s) - n_frames) // 2
+    window_s = (float(times_s[first]), float(times_s[first + n_frames - 1]))
+    stage_inputs = {**stage_inputs, "time_range_s": window_s, "later_start_times_s": ()}
+    reference = run_static_optimization(settings=dataclasses.replace(settings, convergence_criterion=REFERENCE_CONVERGENCE),
+                                        out_dir=out_dir, **stage_inputs)
+    reference_forces = read_opensim_table(reference.forces_path)
+    # OpenSim's output may end a frame early; compare the frames both solved.
+    gaps = np.abs(reference_forces["time"].to_numpy()[:, None] - times_s[None, :])
+    reference_rows = np.flatnonzero(gaps.min(axis=1) <= _TIME_MATCH_S)
+    rows = gaps[reference_rows].argmin(axis=1)
+    muscles = [name for name in muscle_names if name in reference_forces.columns]
+    peak = np.abs(batched_forces[muscles].to_numpy()).max(axis=0)
+    difference = np.abs(batched_forces[muscles].to_numpy()[rows] - reference_forces[muscles].to_numpy()[reference_rows])
+    pct = 100.0 * difference.max(axis=0) / np.maximum(peak, np.finfo(float).tiny)
+    worst = int(np.argmax(pct))
+    return SOCrossCheck(tuple(float(t) for t in times_s[rows]), float(pct[worst]), muscles[worst],
+                        {name: float(value) for name, value in zip(muscles, pct)}, time.perf_counter() - start)
