@@ -14,6 +14,13 @@ derivative of the speeds that StaticOptimization uses as target accelerations), 
 bound-constrained least-norm problems together (:mod:`gait2hip.pipeline.bounded_least_squares`) and
 writes OpenSim's two result files through OpenSim's ``Storage``.
 
+One model serves every step. Its actuators are switched off (``setAppliesForce``) for the frames,
+which makes its inverse dynamics that of the model without them (at zero control they apply no
+force) and spares their path forces at Dynamics; ``τ`` is ``calcResidualForceIgnoringConstraints``
+on the forces realized at Dynamics, the computation inside ``InverseDynamicsSolver.solve``. Per
+frame one realization to Dynamics gives ``τ``, the capacities and the external loads' record
+values, and one velocity realization per speed group gives the moment arms.
+
 Unlike the tool it needs no muscle equilibrium at the first frame (rigid-tendon forces only), so it
 never starts late. Model features it does not reproduce raise :class:`BatchedSOUnsupportedError`:
 run the OpenSim solver then.
@@ -33,8 +40,8 @@ from gait2hip.core.atomic import write_atomically, write_json_atomically
 from gait2hip.core.errors import Gait2HipError
 from gait2hip.pipeline.bounded_least_squares import solve_bounded_least_norm
 from gait2hip.pipeline.config import StaticOptimizationConfig
-from gait2hip.pipeline.muscle_geometry import (active_capacities, coordinate_indices, find_speed_groups,
-                                               generalized_forces_per_tension)
+from gait2hip.pipeline.muscle_geometry import (UnitSpeedMomentArms, active_capacities, coordinate_indices,
+                                               find_speed_groups)
 from gait2hip.pipeline.static_optimization import SO_FAILURE_MESSAGE, SOResult
 
 # OpenSim's StaticOptimization spline degree for the states (GCVSplineSet(5, states)).
@@ -136,19 +143,6 @@ class _SOProblem:
         self.state = model.initSystem()
         self._check_supported()
         self.coordinate_names, self.q_index, self.u_index = coordinate_indices(model, self.state)
-        # Inverse dynamics and the kinematics run on the same model without its actuators (whose
-        # forces at zero control are zero): no muscle path is computed for them.
-        dynamics_model = opensim.Model(str(model_path))
-        forces = dynamics_model.updForceSet()
-        for index in reversed(range(forces.getSize())):
-            if opensim.Actuator.safeDownCast(forces.get(index)) is not None:
-                forces.remove(index)
-        dynamics_model.addModelComponent(opensim.ExternalLoads(str(external_loads_path), True))
-        self.dynamics_model = dynamics_model
-        self.dynamics_state = dynamics_model.initSystem()
-        _, q_index, u_index = coordinate_indices(dynamics_model, self.dynamics_state)
-        if not (np.array_equal(q_index, self.q_index) and np.array_equal(u_index, self.u_index)):
-            raise BatchedSOUnsupportedError(trial_id, model_path, "actuators that change the model's coordinates")
         coordinates = model.getCoordinateSet()
         self.locked = np.array([coordinates.get(name).isConstrained(self.state) for name in self.coordinate_names])
         # Acceleration constraints only on the unconstrained coordinates, as StaticOptimizationTarget sets them.
@@ -166,8 +160,9 @@ class _SOProblem:
                 continue
             coordinate_actuator = opensim.CoordinateActuator.safeDownCast(actuator)
             if coordinate_actuator is None:
-                raise BatchedSOUnsupportedError(trial_id, model_path, f"actuator {actuator.getName()} of type "
-                                                f"{actuator.getConcreteClassName()} (only muscles and CoordinateActuators)")
+                raise BatchedSOUnsupportedError(trial_id, model_path,
+                                                f"actuator {actuator.getName()} of type {actuator.getConcreteClassName()}"
+                                                " (only muscles and CoordinateActuators)")
             u_of = self.u_index[self.coordinate_names.index(coordinate_actuator.getCoordinate().getName())]
             self.coordinate_actuators.append((column, u_of, coordinate_actuator.getOptimalForce()))
         self.muscle_columns = np.asarray(self.muscle_columns, dtype=int)
@@ -185,11 +180,7 @@ class _SOProblem:
         self.forces = [force for force in self.forces if force.appliesForce(self.state)]
         actuator_column = {name: column for column, name in enumerate(self.names)}
         self.force_actuator_column = [actuator_column.get(force.getName(), -1) for force in self.forces]
-        dynamics_forces = {force.getAbsolutePathString(): force for force in
-                           (opensim.Force.safeDownCast(component) for component in dynamics_model.getComponentsList())
-                           if force is not None}
-        # The non-actuator forces, read from the dynamics model where the inverse dynamics realized them.
-        self.recorded_forces = [dynamics_forces[force.getAbsolutePathString()] if column < 0 else None
+        self.recorded_forces = [force if column < 0 else None
                                 for force, column in zip(self.forces, self.force_actuator_column)]
 
     def _check_supported(self) -> None:
@@ -214,12 +205,12 @@ class _SOProblem:
         Locked coordinates get zero target acceleration (their constraint holds them).
         """
         tool = opensim.AnalyzeTool()
-        tool.setModel(self.dynamics_model)
+        tool.setModel(self.model)
         tool.setCoordinatesFileName(str(Path(coordinates_path).resolve()))
         tool.setLowpassCutoffFrequency(lowpass_cutoff_hz)
-        tool.loadStatesFromFile(self.dynamics_state)
+        tool.loadStatesFromFile(self.state)
         states = tool.getStatesStorage()
-        coordinates = self.dynamics_model.getCoordinateSet()
+        coordinates = self.model.getCoordinateSet()
         value_columns, speed_columns = [], []
         for name in self.coordinate_names:
             coordinate = coordinates.get(name)
@@ -231,64 +222,76 @@ class _SOProblem:
         first, last = states.findIndex(time_range_s[0]), states.findIndex(time_range_s[1])
         frames = np.arange(first, last + 1)
 
+        # Only the unlocked coordinates' speeds are splined; the derivative storage holds each spline's
+        # first derivative at every node, i.e. at every state time.
+        splined = [k for k in range(len(speed_columns)) if not self.locked[k]]
         speeds = opensim.Storage()
         labels = opensim.ArrayStr()
-        for label in ["time", *[f"u{k}" for k in range(len(speed_columns))]]:
+        for label in ["time", *[f"u{k}" for k in splined]]:
             labels.append(label)
         speeds.setColumnLabels(labels)
+        splined_columns = np.asarray(speed_columns)[splined]
         for row in range(len(all_times)):
-            speeds.append(float(all_times[row]), opensim.Vector.createFromMat(data[row, speed_columns]))
-        splines = opensim.GCVSplineSet(_SPLINE_DEGREE, speeds)
-        order = opensim.StdVectorInt([0])
+            speeds.append(float(all_times[row]), opensim.Vector.createFromMat(data[row, splined_columns]))
+        derivatives = opensim.GCVSplineSet(_SPLINE_DEGREE, speeds).constructStorage(1)
+        derivative_times = np.array([derivatives.getStateVector(i).getTime() for i in range(derivatives.getSize())])
+        if not np.array_equal(derivative_times, all_times):
+            raise RuntimeError("the speed splines' derivative storage is not at the state times")
         n_q, n_u = self.state.getNQ(), self.state.getNU()
         q = np.zeros((len(frames), n_q))
         u = np.zeros((len(frames), n_u))
         udot = np.zeros((len(frames), n_u))
         q[:, self.q_index] = data[np.ix_(frames, value_columns)]
         u[:, self.u_index] = data[np.ix_(frames, speed_columns)]
-        for k in range(len(speed_columns)):
-            if self.locked[k]:
-                continue
-            spline = splines.get(k)
-            udot[:, self.u_index[k]] = [spline.calcDerivative(order, opensim.Vector(1, float(t)))
-                                       for t in all_times[frames]]
+        udot[:, self.u_index[splined]] = [derivatives.getStateVector(int(row)).getData().getAsVector().to_numpy()
+                                          for row in frames]
         return all_times[frames], q, u, udot
 
     def frames(self, times_s, q, u, udot, use_muscle_physiology: bool):
-        """Per frame: ``A (F, m, n)``, ``τ (F, m)``, force per unit control ``(F, n)``, other forces' record values."""
+        """Per frame: ``A (F, m, n)``, ``τ (F, m)``, force per unit control ``(F, n)``, other forces' record values.
+
+        One realization to Dynamics at the frame's q and u gives the muscles' capacities (they need
+        Velocity), the applied forces of the inverse dynamics and the other forces' record values;
+        then one velocity realization per speed group gives the moment arms.
+        """
         model, state = self.model, self.state
+        # The inverse dynamics is the model's with every actuator at zero control, i.e. without the
+        # actuators: switched off, their paths need no force evaluation at Dynamics. Lengthening
+        # speeds and fibre forces do not depend on whether a force applies.
+        for actuator in self.actuators:
+            actuator.setAppliesForce(state, False)
         n_frames, n_columns = len(times_s), len(self.actuators)
-        matrix = np.zeros((n_frames, len(self.rows), n_columns))
-        target = np.zeros((n_frames, len(self.rows)))
-        optimal_forces = np.zeros((n_frames, n_columns))
-        for column, _, optimal_force in self.coordinate_actuators:
-            optimal_forces[:, column] = optimal_force
+        n_muscles, n_u = len(self.muscles), state.getNU()
         max_isometric = np.array([muscle.getMaxIsometricForce() for muscle in self.muscles])
-        solver = opensim.InverseDynamicsSolver(self.dynamics_model)
-        dynamics_state = self.dynamics_state
+        moment_arms = UnitSpeedMomentArms(model, self.muscles, self.groups, n_u)
+        matter = model.getMatterSubsystem()
+        arms = np.zeros((n_frames, n_muscles, n_u))
+        capacities = np.zeros((n_frames, n_muscles))
+        tau = np.zeros((n_frames, n_u))
+        residual = opensim.Vector(n_u, 0.0)
         other_values = []
-        coordinate_rows = np.zeros((len(self.u_index), n_columns))
-        for column, u_of, optimal_force in self.coordinate_actuators:
-            coordinate_rows[u_of, column] = optimal_force
         for frame in range(n_frames):
             state.setTime(float(times_s[frame]))
             state.setQ(opensim.Vector.createFromMat(q[frame]))
             state.setU(opensim.Vector.createFromMat(u[frame]))
-            model.realizeVelocity(state)
-            capacity = active_capacities(state, self.muscles) if use_muscle_physiology else max_isometric
-            optimal_forces[frame, self.muscle_columns] = capacity
-            dynamics_state.setTime(float(times_s[frame]))
-            dynamics_state.setQ(opensim.Vector.createFromMat(q[frame]))
-            dynamics_state.setU(opensim.Vector.createFromMat(u[frame]))
-            tau = solver.solve(dynamics_state, opensim.Vector.createFromMat(udot[frame])).to_numpy()
-            other_values.append([None if force is None else force.getRecordValues(dynamics_state).getAsVector().to_numpy()
+            model.realizeDynamics(state)
+            capacities[frame] = active_capacities(state, self.muscles) if use_muscle_physiology else max_isometric
+            # InverseDynamicsSolver.solve: the residual of M·u̇ + bias against the applied forces.
+            matter.calcResidualForceIgnoringConstraints(state, model.getMobilityForces(state),
+                                                        model.getRigidBodyForces(state),
+                                                        opensim.Vector.createFromMat(udot[frame]), residual)
+            tau[frame] = residual.to_numpy()
+            other_values.append([None if force is None else force.getRecordValues(state).getAsVector().to_numpy()
                                  for force in self.recorded_forces])
-            arms = generalized_forces_per_tension(model, state, self.muscles, self.groups)
-            per_unit = coordinate_rows.copy()
-            per_unit[:, self.muscle_columns] = arms.T * capacity
-            matrix[frame] = per_unit[self.rows]
-            target[frame] = tau[self.rows]
-        return matrix, target, optimal_forces, other_values
+            arms[frame] = moment_arms(state)
+        per_unit = np.zeros((n_frames, n_u, n_columns))
+        optimal_forces = np.zeros((n_frames, n_columns))
+        for column, u_of, optimal_force in self.coordinate_actuators:
+            per_unit[:, u_of, column] = optimal_force
+            optimal_forces[:, column] = optimal_force
+        per_unit[:, :, self.muscle_columns] = arms.transpose(0, 2, 1) * capacities[:, None, :]
+        optimal_forces[:, self.muscle_columns] = capacities
+        return per_unit[:, self.rows], tau[:, self.rows], optimal_forces, other_values
 
     def write_results(self, times_s, controls, actuations, other_values, forces_path: Path, activations_path: Path):
         """Write the activation and force ``.sto`` files as StaticOptimization's ``printResults`` does."""

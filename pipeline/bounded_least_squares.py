@@ -5,6 +5,10 @@ and concave: for multipliers ``λ`` the minimiser over the box is ``x(λ) = clip
 dual gradient is ``b_f − A_f x(λ)``. A semismooth Newton method on the dual, with generalized
 Hessian ``A_f D A_fᵀ`` (``D`` marks the free entries of ``x``) and an Armijo line search, finds the
 active set in a few iterations and then solves exactly; every frame steps together (numpy batches).
+Near the solution the dual's increase falls below the round-off of its value, where Armijo's test
+can no longer see it; there a step that halves the equality residual is accepted too (a Newton
+step near the root does), so a frame converges to the round-off floor of ``A x`` rather than
+stalling just above it.
 At any ``λ``, ``x(λ)`` is within the bounds and stationary, so the equality residual alone measures
 convergence. ``A_f D A_fᵀ`` must stay invertible, which unbounded columns spanning every row (the
 reserve and residual actuators) guarantee.
@@ -19,6 +23,11 @@ import numpy as np
 # Armijo sufficient-decrease fraction and the most step halvings tried per iteration.
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
+# Where the full step's predicted dual increase is below this fraction of the dual's magnitude
+# (a few thousand ulps: its round-off), a step is also accepted when it shrinks ‖b − A x‖ to
+# _RESIDUAL_DECREASE of it or less.
+_ROUND_OFF = 1e-12
+_RESIDUAL_DECREASE = 0.5
 # Relative ridge added to the generalized Hessian (far below any reserve's optimal force squared).
 _RIDGE = 1e-13
 
@@ -70,8 +79,7 @@ def solve_bounded_least_norm(matrix: np.ndarray, target: np.ndarray, lower: np.n
         raise ValueError("a lower bound exceeds its upper bound")
     scale = tolerance * np.maximum(1.0, np.abs(target).max(axis=1))
     multipliers = np.zeros((n_frames, n_rows))
-    x, dual = _primal_and_dual(matrix, target, lower, upper, multipliers)
-    residual = target - _times(matrix, x)
+    x, dual, residual = _primal_and_dual(matrix, target, lower, upper, multipliers)
     active = np.abs(residual).max(axis=1) > scale
     iteration = 0
     while active.any() and iteration < max_iterations:
@@ -86,13 +94,18 @@ def solve_bounded_least_norm(matrix: np.ndarray, target: np.ndarray, lower: np.n
         hessian += ridge[:, None, None] * np.eye(n_rows)
         step = np.linalg.solve(hessian, residual[frames][..., None])[..., 0]
         slope = np.sum(step * residual[frames], axis=1)
+        residual_norm = np.linalg.norm(residual[frames], axis=1)
+        below_round_off = slope <= _ROUND_OFF * np.maximum(1.0, np.abs(dual[frames]))
         length = np.ones(len(frames))
         pending = np.ones(len(frames), dtype=bool)
         trial_multipliers = multipliers[frames].copy()
         for _ in range(_MAX_HALVINGS):
             trial_multipliers[pending] = multipliers[frames][pending] + length[pending, None] * step[pending]
-            trial_x, trial_dual = _primal_and_dual(a, target[frames], lower[frames], upper[frames], trial_multipliers)
-            accepted = trial_dual >= dual[frames] + _ARMIJO * length * slope
+            trial_x, trial_dual, trial_residual = _primal_and_dual(a, target[frames], lower[frames], upper[frames],
+                                                                   trial_multipliers)
+            accepted = ((trial_dual >= dual[frames] + _ARMIJO * length * slope)
+                        | (below_round_off & (np.linalg.norm(trial_residual, axis=1)
+                                              <= _RESIDUAL_DECREASE * residual_norm)))
             pending &= ~accepted
             if not pending.any():
                 break
@@ -100,17 +113,18 @@ def solve_bounded_least_norm(matrix: np.ndarray, target: np.ndarray, lower: np.n
         multipliers[frames] = trial_multipliers
         x[frames] = trial_x
         dual[frames] = trial_dual
-        residual[frames] = target[frames] - _times(a, trial_x)
+        residual[frames] = trial_residual
         active[frames] = np.abs(residual[frames]).max(axis=1) > scale[frames]
     return BoundedLeastNormSolution(x, ~active, iteration)
 
 
 def _primal_and_dual(matrix: np.ndarray, target: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                     multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``x(λ) = clip(Aᵀλ)`` ``(f, n)`` and the dual value ``½‖x‖² − λᵀ(A x − b)`` ``(f,)``."""
+                     multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x(λ) = clip(Aᵀλ)`` ``(f, n)``, the dual ``½‖x‖² + λᵀ(b − A x)`` ``(f,)`` and ``b − A x`` ``(f, m)``."""
     x = np.clip((multipliers[:, None, :] @ matrix)[:, 0], lower, upper)
-    dual = 0.5 * np.sum(x * x, axis=1) - np.sum(multipliers * (_times(matrix, x) - target), axis=1)
-    return x, dual
+    residual = target - _times(matrix, x)
+    dual = 0.5 * np.sum(x * x, axis=1) + np.sum(multipliers * residual, axis=1)
+    return x, dual, residual
 
 
 def _times(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:

@@ -128,28 +128,51 @@ def _coordinates_between(bodies: set[str], parent_of: dict[str, tuple[str, list[
     return coordinates
 
 
+class UnitSpeedMomentArms:
+    """The moment-arm evaluation of :func:`generalized_forces_per_tension`, set up once for many frames.
+
+    The unit-speed vector of each group (an ``opensim.Vector``), the muscles it is read for and
+    where each muscle's lengthening speed goes are fixed by the model's topology, so they are built
+    here once; a frame then costs one velocity realization per group and one
+    ``getLengtheningSpeed`` per spanned (muscle, group) pair, the least this method can read.
+    """
+
+    def __init__(self, model: opensim.Model, muscles: list, groups: SpeedGroups, n_u: int):
+        self.model, self.n_muscles, self.n_u = model, len(muscles), n_u
+        self._zero = opensim.Vector(n_u, 0.0)
+        self._plan = []
+        for group in groups.groups:
+            speeds = np.zeros(n_u)
+            speeds[list(group)] = 1.0
+            rows = np.flatnonzero(groups.spans[:, group].any(axis=1))
+            # Per mobility of the group: which of the group's readings span it, their muscle rows, the mobility.
+            entries = [(np.flatnonzero(groups.spans[rows, mobility]), rows[groups.spans[rows, mobility]], mobility)
+                       for mobility in group]
+            self._plan.append((opensim.Vector.createFromMat(speeds), [muscles[row].getLengtheningSpeed for row in rows],
+                               entries))
+
+    def __call__(self, state: opensim.State) -> np.ndarray:
+        """``(n_muscles, n_u)`` generalized force per newton of tension at ``state``'s q; u is left zero."""
+        arms = np.zeros((self.n_muscles, self.n_u))
+        realize_velocity = self.model.realizeVelocity
+        for speeds, lengthening_speed, entries in self._plan:
+            state.setU(speeds)
+            realize_velocity(state)
+            lengthening = np.array([speed(state) for speed in lengthening_speed])
+            for read, rows, mobility in entries:
+                arms[rows, mobility] = -lengthening[read]
+        state.setU(self._zero)
+        return arms
+
+
 def generalized_forces_per_tension(model: opensim.Model, state: opensim.State, muscles: list,
                                    groups: SpeedGroups) -> np.ndarray:
     """``(n_muscles, n_u)`` generalized force per newton of tension (m or m/rad: the moment arms).
 
     ``state`` holds the frame's ``q`` (its ``u`` is overwritten and left zero). Entries outside
-    ``groups.spans`` are zero.
+    ``groups.spans`` are zero. For many frames build :class:`UnitSpeedMomentArms` once instead.
     """
-    n_u = state.getNU()
-    arms = np.zeros((len(muscles), n_u))
-    for group in groups.groups:
-        speeds = np.zeros(n_u)
-        speeds[list(group)] = 1.0
-        state.setU(opensim.Vector.createFromMat(speeds))
-        model.realizeVelocity(state)
-        lengthening = np.zeros(len(muscles))
-        for row in np.flatnonzero(groups.spans[:, group].any(axis=1)):
-            lengthening[row] = muscles[row].getLengtheningSpeed(state)
-        for mobility in group:
-            rows = groups.spans[:, mobility]
-            arms[rows, mobility] = -lengthening[rows]
-    state.setU(opensim.Vector(n_u, 0.0))
-    return arms
+    return UnitSpeedMomentArms(model, muscles, groups, state.getNU())(state)
 
 
 def moment_arms_reference(state: opensim.State, muscles: list, coordinates: list) -> np.ndarray:

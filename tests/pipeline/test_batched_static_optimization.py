@@ -21,8 +21,9 @@ from gait2hip.pipeline.config import PipelineConfig, StaticOptimizationConfig
 from gait2hip.pipeline.ground_reactions import write_external_loads
 from gait2hip.pipeline.hip_muscles import find_hip_muscles
 from gait2hip.pipeline.model_config import ModelConfig
-from gait2hip.pipeline.muscle_geometry import (coordinate_indices, find_speed_groups, generalized_forces_per_tension,
-                                               moment_arms_reference)
+from gait2hip.pipeline.batched_static_optimization import _SOProblem
+from gait2hip.pipeline.muscle_geometry import (UnitSpeedMomentArms, coordinate_indices, find_speed_groups,
+                                               generalized_forces_per_tension, moment_arms_reference)
 from gait2hip.pipeline.static_optimization import run_static_optimization
 from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.virtual_lab.cohort import synthesize_cohort
@@ -34,6 +35,8 @@ AGREEMENT_DEFAULT_TOLERANCE_PCT = 2.0
 AGREEMENT_TIGHT_TOLERANCE_PCT = 0.1
 TIGHT_CONVERGENCE = 1e-8
 MOMENT_ARM_TOLERANCE_M = 1e-9
+# |τ − InverseDynamicsSolver's τ| relative to the frame's largest |τ|.
+INVERSE_DYNAMICS_TOLERANCE = 1e-9
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +122,19 @@ def test_hip_muscles_residuals_and_reserves_agree_with_opensim_at_a_tight_tolera
     assert max(activations[name] for name in walk["hip_muscles"]) < AGREEMENT_TIGHT_TOLERANCE_PCT
 
 
-def test_moment_arms_from_lengthening_speeds_equal_compute_moment_arm(walk):
+def _model_and_speed_groups(walk):
+    """The walk's model, a state, its coordinates (names, speed indices), muscles and speed groups."""
     model = opensim.Model(str(walk["inputs"]["model_path"]))
     state = model.initSystem()
     names, _, u_index = coordinate_indices(model, state)
     muscles = [model.getMuscles().get(i) for i in range(model.getMuscles().getSize())]
     groups = find_speed_groups(model, [muscle.getName() for muscle in muscles], dict(zip(names, u_index)),
                                state.getNU())
+    return model, state, names, u_index, muscles, groups
+
+
+def test_moment_arms_from_lengthening_speeds_equal_compute_moment_arm(walk):
+    model, state, names, u_index, muscles, groups = _model_and_speed_groups(walk)
     coordinates = [model.getCoordinateSet().get(name) for name in names]
     generator = np.random.default_rng(7)
     for _ in range(3):
@@ -138,6 +147,46 @@ def test_moment_arms_from_lengthening_speeds_equal_compute_moment_arm(walk):
         np.testing.assert_allclose(fast, moment_arms_reference(state, muscles, coordinates),
                                    rtol=0.0, atol=MOMENT_ARM_TOLERANCE_M)
     assert len(groups.groups) < len(names)
+
+
+def test_one_moment_arm_evaluator_reused_over_poses_equals_compute_moment_arm(walk):
+    model, state, names, u_index, muscles, groups = _model_and_speed_groups(walk)
+    evaluator = UnitSpeedMomentArms(model, muscles, groups, state.getNU())
+    coordinates = [model.getCoordinateSet().get(name) for name in names]
+    generator = np.random.default_rng(11)
+    for _ in range(2):
+        for coordinate in coordinates:
+            low, high = coordinate.getRangeMin(), coordinate.getRangeMax()
+            coordinate.setValue(state, generator.uniform(0.8 * low + 0.2 * high, 0.2 * low + 0.8 * high), False)
+        model.realizePosition(state)
+        np.testing.assert_allclose(evaluator(state)[:, u_index], moment_arms_reference(state, muscles, coordinates),
+                                   rtol=0.0, atol=MOMENT_ARM_TOLERANCE_M)
+        np.testing.assert_array_equal(state.getU().to_numpy(), 0.0)
+
+
+def test_inverse_dynamics_with_the_actuators_switched_off_equals_opensims_solver_without_them(walk):
+    # The batched problem realizes one model (actuators switched off) where OpenSim's tool runs its
+    # inverse dynamics; InverseDynamicsSolver on the model without actuators is the reference.
+    inputs = walk["inputs"]
+    problem = _SOProblem(inputs["model_path"], inputs["actuators_path"], inputs["external_loads_path"], "S01/walk")
+    times_s, q, u, udot = problem.target_kinematics(inputs["coordinates_path"], 6.0, inputs["time_range_s"])
+    frames = slice(0, 5)
+    _, target, _, _ = problem.frames(times_s[frames], q[frames], u[frames], udot[frames], True)
+    reference_model = opensim.Model(str(inputs["model_path"]))
+    reference_model.addModelComponent(opensim.ExternalLoads(str(inputs["external_loads_path"]), True))
+    forces = reference_model.updForceSet()
+    for index in reversed(range(forces.getSize())):
+        if opensim.Actuator.safeDownCast(forces.get(index)) is not None:
+            forces.remove(index)
+    state = reference_model.initSystem()
+    solver = opensim.InverseDynamicsSolver(reference_model)
+    for frame in range(5):
+        state.setTime(float(times_s[frame]))
+        state.setQ(opensim.Vector.createFromMat(q[frame]))
+        state.setU(opensim.Vector.createFromMat(u[frame]))
+        reference = solver.solve(state, opensim.Vector.createFromMat(udot[frame])).to_numpy()[problem.rows]
+        np.testing.assert_allclose(target[frame], reference, rtol=0.0,
+                                   atol=INVERSE_DYNAMICS_TOLERANCE * np.abs(reference).max())
 
 
 def test_least_norm_solution_when_no_bound_is_active():
@@ -157,6 +206,26 @@ def test_one_active_bound_moves_the_rest_onto_the_free_entries():
     solution = solve_bounded_least_norm(matrix, target, np.array([[-np.inf, -np.inf], [2.0, -np.inf]]),
                                         np.array([[1.0, np.inf], [np.inf, np.inf]]))
     np.testing.assert_allclose(solution.x, [[1.0, 2.0], [2.0, 1.0]], atol=1e-12)
+
+
+def test_frames_with_large_reserve_controls_converge_to_the_round_off_floor():
+    # Reserve controls of ~100 make the dual's value large; near the solution its increase falls
+    # below that value's round-off, and the equality residual still has to reach 1e-12 relative.
+    generator = np.random.default_rng(5)
+    n_frames, n_rows, n_muscles = 200, 23, 92
+    shape = (n_frames, n_rows, n_muscles)
+    muscles = (generator.uniform(-1, 1, shape) * generator.uniform(0, 150, (n_frames, 1, n_muscles))
+               * (generator.random(shape) < 0.3))
+    matrix = np.concatenate([muscles, np.broadcast_to(np.eye(n_rows), (n_frames, n_rows, n_rows))], axis=2)
+    lower = np.r_[np.zeros(n_muscles), np.full(n_rows, -np.inf)]
+    upper = np.r_[np.ones(n_muscles), np.full(n_rows, np.inf)]
+    controls = np.clip(generator.normal(0.3, 0.5, (n_frames, n_muscles + n_rows)), lower, upper)
+    controls[:, n_muscles:] *= 100.0
+    target = (matrix @ controls[..., None])[..., 0]
+    solution = solve_bounded_least_norm(matrix, target, lower, upper, tolerance=1e-12, max_iterations=100)
+    assert solution.converged.all()
+    residual = np.abs(target - (matrix @ solution.x[..., None])[..., 0]).max(axis=1)
+    assert (residual <= 1e-12 * np.maximum(1.0, np.abs(target).max(axis=1))).all()
 
 
 def test_an_infeasible_frame_is_reported_not_converged():
