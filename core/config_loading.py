@@ -22,10 +22,15 @@ T = TypeVar("T")
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML file whose top level is a mapping; raise ConfigError otherwise."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a configuration file")
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
     try:
-        content = yaml.safe_load(path.read_text())
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({error.reason} at byte {error.start}); save it as "
+                          "UTF-8") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from error
     if content is None:
@@ -61,7 +66,7 @@ def build_dataclass(cls: type[T], values: dict[str, Any] | None, where: str = ""
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where or cls.__name__}: {error}") from error
+        raise ConfigError(f"{where.rstrip('.') or cls.__name__}: {error}") from error
 
 
 def _convert(hint: Any, value: Any, key: str) -> Any:

@@ -185,6 +185,62 @@ def read_trc(path: str | Path) -> TrcContent:
     )
 
 
+def check_time_column(path: str | Path, times_s: np.ndarray, *, step_s: float | None = None,
+                      grid_tolerance_steps: float = 0.25) -> None:
+    """Raise :class:`InputDataError` unless ``times_s`` is finite, strictly increasing and on a uniform grid.
+
+    OpenSim's tools do not check the time column of what they are handed: a NaN time in a
+    GRF ``.mot`` (or a damaged byte, read back as NaN) keeps the inverse dynamics tool
+    searching forever, so every time column is checked before a tool sees its file.
+
+    Parameters
+    ----------
+    path
+        The file the times come from (named in the error).
+    times_s
+        ``(n_rows,)`` the file's time column in s.
+    step_s
+        The expected sample interval (s), e.g. ``1 / DataRate``; None: the file's mean interval.
+    grid_tolerance_steps
+        How far (in intervals) a time may lie from ``t0 + i * step_s``: exports round their
+        time column, which moves times by a fraction of an interval, not more.
+
+    Raises
+    ------
+    InputDataError
+        Naming the file and the first bad row (1-based data row) and its time.
+    """
+    import numpy as np
+
+    times = np.asarray(times_s, dtype=float)
+    if times.size == 0:
+        raise InputDataError(path, "the time column is empty")
+    not_finite = np.flatnonzero(~np.isfinite(times))
+    if not_finite.size:
+        row = int(not_finite[0])
+        raise InputDataError(path, f"the time column holds {times[row]} at data row {row + 1} "
+                                   f"(after {_time_text(times, row - 1)}); every time must be a finite number")
+    not_increasing = np.flatnonzero(np.diff(times) <= 0)
+    if not_increasing.size:
+        row = int(not_increasing[0]) + 1
+        raise InputDataError(path, f"time does not increase at data row {row + 1}: {times[row]:.6g} s follows "
+                                   f"{times[row - 1]:.6g} s; times must be strictly increasing")
+    if times.size < 2:
+        return
+    step = step_s if step_s is not None else (times[-1] - times[0]) / (times.size - 1)
+    off_grid = np.abs(times - (times[0] + np.arange(times.size) * step))
+    beyond = np.flatnonzero(off_grid > grid_tolerance_steps * step)
+    if beyond.size:
+        row = int(beyond[0])
+        raise InputDataError(path, f"times are irregular: data row {row + 1} is at {times[row]:.6g} s, "
+                                   f"{off_grid[row] * 1e3:.3g} ms off the uniform {1 / step:.6g} Hz grid "
+                                   f"(more than {grid_tolerance_steps:g} of an interval); resample to a constant rate")
+
+
+def _time_text(times: np.ndarray, row: int) -> str:
+    return f"{times[row]:.6g} s at row {row + 1}" if row >= 0 else "nothing: it is the first row"
+
+
 def write_mot(path: str | Path, columns: dict[str, np.ndarray], times_s: np.ndarray, in_degrees: bool) -> Path:
     """Write named ``(n,)`` columns at ``(n,)`` ``times_s`` as an OpenSim ``.mot``/``.sto``, atomically.
 

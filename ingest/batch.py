@@ -39,8 +39,9 @@ class IngestReport:
 
 def ingest_c3d(source: str | Path, subject_dir: str | Path, *, config: IngestConfig | None = None,
                static: str | Path | None = None, cadence_condition: str = "self_selected",
-               overwrite: bool = False, subject: SubjectInfo | None = None) -> IngestReport:
-    """Convert a C3D file, or every C3D in a folder, into ``subject_dir``.
+               overwrite: bool = False, mass_kg: float | None = None, height_m: float | None = None,
+               subject_id: str | None = None) -> IngestReport:
+    """Convert a C3D file, or every C3D in a folder, into ``subject_dir``, and write its ``subject.yaml``.
 
     Parameters
     ----------
@@ -50,14 +51,19 @@ def ingest_c3d(source: str | Path, subject_dir: str | Path, *, config: IngestCon
         The subject's folder (created when missing).
     static
         A static standing ``.c3d`` → ``subject_dir/static.trc``.
-    subject
-        When given, ``subject_dir/subject.yaml`` is written from it.
+    mass_kg, height_m
+        Body mass (kg) and standing height (m); each, when None, comes from the C3D files'
+        ``PROCESSING:Bodymass`` / ``PROCESSING:Height`` (the static trial's first).
+    subject_id
+        Id in ``subject.yaml`` (default: the folder's name, which the cohort layout requires).
 
     Raises
     ------
     InputDataError
-        If ``source`` does not exist or holds no C3D, if the static trial is ambiguous, or
-        (single-file ``source``) if the file cannot be converted.
+        If ``source`` does not exist or holds no C3D, if the static trial is ambiguous,
+        (single-file ``source``) if the file cannot be converted, or if neither the arguments
+        nor the files give the mass and height and ``subject.yaml`` does not exist yet (the
+        trials are converted then; the message says how to finish).
     """
     config = config or IngestConfig()
     source, subject_dir = Path(source), Path(subject_dir)
@@ -74,12 +80,41 @@ def ingest_c3d(source: str | Path, subject_dir: str | Path, *, config: IngestCon
                 raise
             logger.error("skipped %s: %s", path.name, error)
             failed.append((path, str(error)))
-    if subject is not None:
-        write_subject_yaml(subject_dir, subject)
-    elif not (subject_dir / "subject.yaml").exists() and converted:
-        logger.warning("%s has no subject.yaml; write one (id, mass_kg, height_m) or pass --mass and --height",
-                       subject_dir)
+    if converted:
+        subject = _subject_info(subject_dir, converted, mass_kg, height_m, subject_id)
+        if subject is not None:
+            write_subject_yaml(subject_dir, subject)
     return IngestReport(subject_dir, tuple(converted), tuple(failed))
+
+
+def _subject_info(subject_dir: Path, converted: list[TrialConversion], mass_kg: float | None,
+                  height_m: float | None, subject_id: str | None) -> SubjectInfo | None:
+    """The subject from the arguments, else from the files; None to keep an existing ``subject.yaml``.
+
+    Without arguments an existing ``subject.yaml`` is kept (it may carry a group or an
+    affected side the files do not).
+    """
+    if mass_kg is None and height_m is None and subject_id is None and (subject_dir / "subject.yaml").exists():
+        return None
+    from_files = {"mass": [c.subject_mass_kg for c in converted if c.subject_mass_kg is not None],
+                  "height": [c.subject_height_m for c in converted if c.subject_height_m is not None]}
+    mass = mass_kg if mass_kg is not None else (from_files["mass"][0] if from_files["mass"] else None)
+    height = height_m if height_m is not None else (from_files["height"][0] if from_files["height"] else None)
+    if mass is None or height is None:
+        lacking = " and ".join(name for name, value in (("body mass (--mass KG)", mass), ("height (--height M)", height))
+                               if value is None)
+        raise InputDataError(subject_dir / "subject.yaml", f"not written: no {lacking} given, and the C3D files carry "
+                                                           "no PROCESSING:Bodymass / PROCESSING:Height; the trials are "
+                                                           "converted: run again with the missing option(s) and "
+                                                           "--overwrite, or write subject.yaml yourself")
+    for name, values in from_files.items():
+        if len({round(v, 6) for v in values}) > 1:
+            logger.warning("%s: the C3D files disagree on the subject's %s (%s); using %g", subject_dir, name,
+                           ", ".join(f"{v:g}" for v in values), mass if name == "mass" else height)
+    try:
+        return SubjectInfo(subject_id or subject_dir.name, float(mass), float(height))
+    except ValueError as error:
+        raise InputDataError(subject_dir / "subject.yaml", f"not written: {error}") from error
 
 
 def write_subject_yaml(subject_dir: Path, subject: SubjectInfo) -> Path:

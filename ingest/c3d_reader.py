@@ -25,6 +25,9 @@ _LENGTH_TO_M = {"mm": 1e-3, "cm": 1e-2, "m": 1.0}
 _MOMENT_UNITS = {"nmm": "mm", "n.mm": "mm", "n*mm": "mm", "n mm": "mm", "ncm": "cm", "nm": "m", "n.m": "m", "n*m": "m"}
 _MIPS_PROCESSOR = 86  # big-endian C3D files; Intel (84) and DEC (85) are little-endian
 _RATE_TOLERANCE = 1e-3
+# PROCESSING:Height carries no unit: Vicon writes mm (e.g. 1225), some tools m. A standing
+# height above this many units cannot be in m, and one below it cannot be in mm.
+_HEIGHT_MM_ABOVE = 3.0
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,9 @@ class PlateRecording:
     number
         1-based plate number (order of ``FORCE_PLATFORM``).
     force_n
-        ``(n_samples, 3)`` force the plate measured (the subject's action on it, N).
+        ``(n_samples, 3)`` force computed by ezc3d from the plate's channels (N): with the
+        channel convention of lab systems (Vicon, Qualisys, OpenSim's test files), the ground's
+        reaction on the subject, upward under load.
     moment_nm
         ``(n_samples, 3)`` moment of that force about ``centre_m`` (N·m).
     centre_m
@@ -76,6 +81,11 @@ class C3DRecording:
         Time of the first frame (``first_frame / rate``), so times match the lab software's.
     plates
         The force platforms used (empty when the file has none).
+    subject_mass_kg, subject_height_m
+        ``PROCESSING:Bodymass`` (kg) and ``PROCESSING:Height`` (mm or m in the file, m here)
+        when the file has them (positive), else None.
+    subject_name
+        ``SUBJECTS:NAMES`` (first entry) when present, else None.
     """
 
     source_path: Path
@@ -85,6 +95,9 @@ class C3DRecording:
     analog_rate_hz: float
     start_time_s: float
     plates: tuple[PlateRecording, ...]
+    subject_mass_kg: float | None = None
+    subject_height_m: float | None = None
+    subject_name: str | None = None
 
     @property
     def marker_times_s(self) -> np.ndarray:
@@ -143,7 +156,28 @@ def read_c3d(path: str | Path, *, ignore_plates: tuple[int, ...] = ()) -> C3DRec
         analog_rate_hz=analog_rate_hz,
         start_time_s=c3d["header"]["points"]["first_frame"] / marker_rate_hz,
         plates=plates,
+        **_subject_parameters(parameters),
     )
+
+
+def _subject_parameters(parameters) -> dict:
+    """Body mass (kg), height (m) and subject name from ``PROCESSING`` and ``SUBJECTS``, where present."""
+
+    def first_number(group: str, name: str) -> float | None:
+        values = np.asarray(parameters.get(group, {}).get(name, {}).get("value", []), dtype=object).ravel()
+        try:
+            value = float(values[0]) if values.size else float("nan")
+        except (TypeError, ValueError):
+            return None
+        return value if np.isfinite(value) and value > 0 else None
+
+    height = first_number("PROCESSING", "Height")
+    if height is not None and height > _HEIGHT_MM_ABOVE:
+        height /= 1000.0
+    names = list(parameters.get("SUBJECTS", {}).get("NAMES", {}).get("value", []))
+    name = str(names[0]).strip() if names and str(names[0]).strip() else None
+    return {"subject_mass_kg": first_number("PROCESSING", "Bodymass"), "subject_height_m": height,
+            "subject_name": name}
 
 
 def _open(path: Path, *, extract_plates: bool) -> ezc3d.c3d:
@@ -229,6 +263,10 @@ def _read_plates(path: Path, c3d: ezc3d.c3d, n_channels: int, length_to_m: float
                  ignore: set[int]) -> tuple[PlateRecording, ...]:
     group = c3d["parameters"].get("FORCE_PLATFORM", {})
     n_plates = int(group["USED"]["value"][0]) if "USED" in group and len(group["USED"]["value"]) else 0
+    unknown = sorted(number for number in ignore if not 1 <= number <= n_plates)
+    if unknown:
+        raise InputDataError(path, f"ignore_plates (--ignore-plates) {', '.join(map(str, unknown))}: the file has "
+                                   f"{n_plates} force plate(s)" + (f", numbered 1 to {n_plates}" if n_plates else ""))
     if n_plates == 0:
         return ()
     _check_plate_parameters(path, group, n_plates, n_channels, c3d["parameters"]["ANALOG"], length_to_m)

@@ -50,6 +50,9 @@ class TrialConversion:
         Written files by role (``markers``, ``grf``, ``trial``, ``summary`` or ``static``).
     events
         Gait events (walking trials only).
+    subject_mass_kg, subject_height_m
+        The subject's body mass (kg) and height (m) from the file's ``PROCESSING``
+        parameters, None where it has none.
     """
 
     trial_id: str
@@ -60,6 +63,8 @@ class TrialConversion:
     duration_s: float
     events: GaitEvents | None = None
     contacts: tuple[PlateContact, ...] = field(default=())
+    subject_mass_kg: float | None = None
+    subject_height_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +160,8 @@ def convert_c3d_trial(c3d_path: str | Path, subject_dir: str | Path, *, config: 
                                                         ("trial", "trial.yaml"), ("summary", "ingest_summary.json"))}
     logger.info("%s → %s (%d heel strikes, cadence %s steps/min)", path.name, final_dir,
                 sum(len(v) for v in events.heel_strike_s.values()), trial_yaml["cadence_steps_per_min"])
-    return TrialConversion(trial_id, "walking", path, paths, prepared.axes, _duration(recording), events, tuple(contacts))
+    return TrialConversion(trial_id, "walking", path, paths, prepared.axes, _duration(recording), events, tuple(contacts),
+                           recording.subject_mass_kg, recording.subject_height_m)
 
 
 def convert_c3d_static(c3d_path: str | Path, subject_dir: str | Path, *, config: IngestConfig | None = None,
@@ -177,7 +183,8 @@ def convert_c3d_static(c3d_path: str | Path, subject_dir: str | Path, *, config:
     recording = prepared.recording
     write_trc(target, prepared.markers.names, prepared.positions_m, recording.marker_times_s, recording.marker_rate_hz)
     logger.info("%s → %s", path.name, target)
-    return TrialConversion("static", "static", path, {"static": target}, prepared.axes, _duration(recording))
+    return TrialConversion("static", "static", path, {"static": target}, prepared.axes, _duration(recording),
+                           subject_mass_kg=recording.subject_mass_kg, subject_height_m=recording.subject_height_m)
 
 
 def _prepare(path: Path, config: IngestConfig, protocol: MarkerProtocol, *, walking: bool) -> _Prepared:

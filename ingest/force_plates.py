@@ -1,9 +1,12 @@
 """Force-plate signals → ground reactions: filter, threshold, centre of pressure, merge.
 
 All vectors here are in OpenSim axes (Y up). A plate's reaction is the force and moment
-the ground exerts on the subject: the opposite of what the plate measures. The centre of
-pressure (COP) is the point of the plate's surface about which the reaction's moment has
-no horizontal part; what remains is the free moment, a torque about the vertical.
+the ground exerts on the subject, which is what OpenSim's external loads expect. Lab systems
+write the plate channels so that ezc3d's force is that reaction already (upward under a
+standing subject: the vertical channel reads negative along the plate's downward z); a plate
+whose channels carry the subject's action instead (downward) is negated, with a warning. The
+centre of pressure (COP) is the point of the plate's surface about which the reaction's
+moment has no horizontal part; what remains is the free moment, a torque about the vertical.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class FootLoads:
 
 def plate_reaction(plate: PlateRecording, axes: LabAxes, *, rate_hz: float, cutoff_hz: float | None, order: int,
                    threshold_n: float, source_path: Path) -> PlateLoads:
-    """Rotate, negate, low-pass filter and threshold one plate's signals.
+    """Rotate, low-pass filter and threshold one plate's signals (negated if they push downwards).
 
     The filter is a Butterworth low-pass of ``order`` run forwards and backwards (zero lag)
     on the force and the moment about the plate centre, before the COP is computed (a COP
@@ -83,8 +86,8 @@ def plate_reaction(plate: PlateRecording, axes: LabAxes, *, rate_hz: float, cuto
     InputDataError
         If the cut-off is not below the Nyquist frequency, or the record is too short to filter.
     """
-    force = -axes.apply(plate.force_n)
-    moment = -axes.apply(plate.moment_nm)
+    force = axes.apply(plate.force_n)
+    moment = axes.apply(plate.moment_nm)
     normal = axes.apply(plate.normal)
     normal = normal if normal[1] > 0 else -normal
     if cutoff_hz:
@@ -92,10 +95,12 @@ def plate_reaction(plate: PlateRecording, axes: LabAxes, *, rate_hz: float, cuto
         force, moment = filtered[:, :3], filtered[:, 3:]
     strong = np.linalg.norm(force, axis=1) > threshold_n
     if strong.any() and np.median(force[strong, 1]) < 0:
-        # The plate's corners or channel signs are the other way round; the reaction is
-        # still consistent up to its sign, which the subject's weight fixes.
-        logger.warning("%s: plate %d pushes downwards as read; its sign is flipped (check FORCE_PLATFORM:CORNERS)",
-                       source_path.name, plate.number)
+        # The channels carry the subject's action on the plate (or the corners are listed the
+        # other way round); force and moment are consistent up to their common sign, which
+        # the subject's weight fixes.
+        logger.warning("%s: plate %d pulls the subject downwards as read (its channels carry the force on the "
+                       "plate, not the ground reaction); its sign is flipped (check the plate's channel signs and "
+                       "FORCE_PLATFORM:CORNERS)", source_path.name, plate.number)
         force, moment = -force, -moment
     loaded = force[:, 1] > threshold_n
     force = np.where(loaded[:, None], force, 0.0)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from gait2hip.core.atomic import write_atomically
+from gait2hip.core.atomic import make_staging_folder, write_atomically
 from gait2hip.core.errors import InputDataError
 from gait2hip.core.opensim_files import grf_columns, write_mot
 from gait2hip.ingest.force_plates import FootLoads
@@ -61,7 +61,8 @@ def staged_folder(final_dir: Path, *, overwrite: bool) -> Iterator[Path]:
         raise InputDataError(final_dir, "already exists; pass --overwrite to replace it")
     created = [folder for folder in (final_dir.parent, *final_dir.parent.parents) if not folder.exists()]
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.", suffix=".partial", dir=final_dir.parent))
+    # The staged folder becomes the output: it gets the user's normal folder mode, not mkdtemp's 0700.
+    staging = make_staging_folder(final_dir.parent, prefix=f".{final_dir.name}.", suffix=".partial")
     succeeded = False
     try:
         yield staging

@@ -7,11 +7,18 @@ settings) and its outputs exist, whether it passed QC or failed it (the same inp
 verdict); a task that stopped with an error (a tool error, bad input, a timeout, a crash) and
 anything changed re-run. All outputs are written atomically.
 
+No single fault sinks the batch: a trial with a bad ``trial.yaml``, a task folder that cannot
+be written, a task that hangs (each has a time limit, scaled by its length by default), and a
+task process that dies each fail their own task; a batch worker process that dies takes no
+task with it (its tasks run again, see :func:`_run_all`) and leaves no task process running;
+the manifest is always written. One batch at a time writes a labels folder (:mod:`~gait2hip.pipeline.output_lock`).
+
 Output layout (``LABELS_DIR``)::
 
     <subject>/scale/...                  scaled model, setup XML, logs, result.json
-    <subject>/trials/<trial>/...         labels.parquet, summary.json, tool outputs, result.json
+    <subject>/trials/<trial>/...         labels.parquet (ok/warn trials), summary.json, tool outputs, result.json
     manifest.parquet, manifest.csv       one row per trial
+    .gait2hip-label.lock                 held while a batch writes the folder (PID and host inside)
     dataset/subject=<id>/...parquet      labels of ok/warn trials with metadata (surrogate input)
     summary.json                         what ran, counts, wall time
 """
@@ -20,9 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,13 +43,16 @@ from gait2hip.pipeline.cohort import Cohort, SubjectSpec, TrialSpec, discover_co
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.isolation import run_in_child_process
 from gait2hip.pipeline.manifest import build_manifest, write_manifest
+from gait2hip.pipeline.output_lock import locked_output_folder
 from gait2hip.pipeline.settings_hash import hash_config
 from gait2hip.pipeline.status import TrialStatus
-from gait2hip.pipeline.tasks import RESULT_FILE, TaskKind, TaskRequest, TaskResult
+from gait2hip.pipeline.task_timeout import count_trc_frames, default_task_timeout_s
+from gait2hip.pipeline.tasks import REQUEST_FILE, TaskKind, TaskRequest, TaskResult
 
 _log = logging.getLogger(__name__)
 BACKENDS = ("loky", "dask")
-
+# gait2hip.pipeline.trial.SUMMARY_FILE, spelled here: importing the trial pipeline loads OpenSim.
+_TRIAL_SUMMARY_FILE = "summary.json"
 
 @dataclass(frozen=True)
 class BatchOptions:
@@ -57,7 +67,11 @@ class BatchOptions:
     scheduler_address
         Dask scheduler to connect to (``tcp://host:8786``); None starts a local cluster.
     timeout_s
-        Give up on one task after this long (None: no limit).
+        Stop one task after this many seconds and record it failed (stage ``timeout``).
+        None (the default): each task's own limit from :func:`default_task_timeout_s`,
+        ``TIMEOUT_BASE_S`` (600 s) plus ``TIMEOUT_PER_FRAME_S`` (1 s) per marker frame,
+        e.g. 1600 s for a 10 s trial at 100 Hz, so a hanging OpenSim tool cannot stall a
+        batch; ``math.inf``: no limit.
     quiet
         No progress bar (CI, logs).
     """
@@ -73,6 +87,14 @@ class BatchOptions:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.jobs == 0 or self.jobs < -1:
             raise ValueError(f"jobs must be a positive number or -1, got {self.jobs}")
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be a positive number of seconds (inf: no limit), got {self.timeout_s}")
+
+    def timeout_of(self, request: TaskRequest) -> float:
+        """The time limit (s) of ``request``: ``timeout_s``, or the default scaled by the task's length."""
+        if self.timeout_s is not None:
+            return self.timeout_s
+        return default_task_timeout_s(count_trc_frames(request.static_trc or request.markers))
 
 
 @dataclass
@@ -95,12 +117,24 @@ def label_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineConfig, opt
     """Scale every subject and label every trial of the cohort in ``cohort_dir``.
 
     Returns the report; failed trials are in the manifest and ``report.failures``, never
-    raised. Raises only for a cohort that cannot be read at all.
+    raised.
+
+    Raises
+    ------
+    InputDataError
+        For a cohort that cannot be read at all (see :func:`discover_cohort`).
+    OutputFolderLockedError
+        If another batch is writing to ``labels_dir`` (its PID is in the message).
     """
     start = time.perf_counter()
-    cohort = discover_cohort(cohort_dir)
     labels_dir = Path(labels_dir).resolve()
-    labels_dir.mkdir(parents=True, exist_ok=True)
+    with locked_output_folder(labels_dir):
+        return _label_locked_cohort(cohort_dir, labels_dir, config, options, start)
+
+
+def _label_locked_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineConfig, options: BatchOptions,
+                         start: float) -> BatchReport:
+    cohort = discover_cohort(cohort_dir)
     config_hash = hash_config(config)
 
     scale_requests = {s.info.subject_id: _scale_request(s, labels_dir, config, config_hash) for s in cohort.subjects}
@@ -109,8 +143,16 @@ def label_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineConfig, opt
     for subject in cohort.subjects:
         scaled = scale_results[subject.info.subject_id]
         for trial in subject.trials:
-            request = _trial_request(subject, trial, labels_dir, config, scaled)
-            if scaled.status == TrialStatus.FAILED:
+            try:
+                request = _trial_request(subject, trial, labels_dir, config, scaled)
+            except OSError as error:  # an input file that exists but cannot be read
+                blocked[trial.key] = TaskResult.failure(TaskKind.TRIAL, "", "inputs",
+                                                        f"{error.filename}: cannot be read ({error.strerror})")
+                continue
+            if trial.metadata_error is not None:
+                blocked[trial.key] = TaskResult.failure(TaskKind.TRIAL, request.input_hash, "inputs",
+                                                        trial.metadata_error)
+            elif scaled.status == TrialStatus.FAILED:
                 blocked[trial.key] = TaskResult.failure(
                     TaskKind.TRIAL, request.input_hash, "scale",
                     f"scaling of subject {subject.info.subject_id} failed: {scaled.error}")
@@ -154,7 +196,16 @@ def _trial_request(subject: SubjectSpec, trial: TrialSpec, labels_dir: Path, con
 
 
 def _run_all(requests: dict[str, TaskRequest], options: BatchOptions, what: str) -> dict[str, TaskResult]:
-    """Run the requests that are not up to date; return key → result (skipped ones included)."""
+    """Run the requests that are not up to date; return key → result (skipped ones included).
+
+    When the backend loses a worker process (killed, out of memory), the parallel call
+    stops. The results already in, and any a lost task's process wrote before it died, are
+    kept. The other tasks in flight at the loss (loky stops every worker when one dies, and
+    each worker's task process dies with it) run again one at a time from this process,
+    still each in its own task process, so what they give then is their result: a task that
+    fails again fails alone. Tasks not yet started go to a fresh pool (all run from this
+    process when the loss had none in flight: the backend itself is broken).
+    """
     results, pending = {}, {}
     for key, request in requests.items():
         if (previous := _up_to_date_result(request)) is not None:
@@ -164,34 +215,66 @@ def _run_all(requests: dict[str, TaskRequest], options: BatchOptions, what: str)
     if not pending:
         return results
     progress = tqdm(total=len(pending), desc=what, unit="task", disable=options.quiet, dynamic_ncols=True)
-    with _parallel_backend(options) as parallel:
-        tasks = (joblib.delayed(_run_one)(key, request, options.timeout_s) for key, request in pending.items())
-        for key, result in parallel(tasks):
-            results[key] = result
-            progress.update(1)
-            if result.status == TrialStatus.FAILED:
-                progress.write(f"  {key}: FAILED {result.failure_text()}")
+
+    def record(key: str, result: TaskResult) -> None:
+        results[key] = result
+        del pending[key]
+        progress.update(1)
+        if result.status == TrialStatus.FAILED:
+            progress.write(f"  {key}: FAILED {result.failure_text()}")
+
+    while pending:
+        # request.json is written when a task starts: what was written since this moment
+        # (less the file system's timestamp granularity) was in flight.
+        round_start = time.time() - 0.1
+        with _parallel_backend(options) as parallel:  # a backend that cannot start is the batch's error
+            tasks = [joblib.delayed(_run_one)(key, request, options.timeout_of(request))
+                     for key, request in pending.items()]
+            try:
+                for key, result in parallel(tasks):
+                    record(key, result)
+            except Exception as error:  # noqa: BLE001 - the backend lost a worker; its tasks are settled below
+                lost = [key for key, request in pending.items() if _started_since(request, round_start)]
+                _log.warning("the %s backend lost a worker process (%s: %s); tasks in flight: %s",
+                             options.backend, type(error).__name__, error, ", ".join(lost) or "none")
+                # With none in flight the backend itself is broken: the rest run here too.
+                for key in lost or list(pending):
+                    request = pending[key]
+                    if (written := TaskResult.read(request.out_dir)) is None:
+                        # Alone, from this process: the task's own process still isolates it.
+                        _, written = _run_one(key, request, options.timeout_of(request))
+                    record(key, written)
     progress.close()
     return results
 
 
-def _run_one(key: str, request: TaskRequest, timeout_s: float | None) -> tuple[str, TaskResult]:
-    return key, run_in_child_process(request, timeout_s)
+def _started_since(request: TaskRequest, moment: float) -> bool:
+    try:
+        return (request.out_dir / REQUEST_FILE).stat().st_mtime >= moment
+    except OSError:
+        return False
+
+
+def _run_one(key: str, request: TaskRequest, timeout_s: float) -> tuple[str, TaskResult]:
+    try:
+        return key, run_in_child_process(request, timeout_s)
+    except Exception as error:  # noqa: BLE001 - a bug here fails one task, not the batch
+        return key, TaskResult.failure(request.kind, request.input_hash, "unexpected",
+                                       f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
 
 
 def _up_to_date_result(request: TaskRequest) -> TaskResult | None:
-    result_path = request.out_dir / RESULT_FILE
-    if not result_path.is_file():
-        return None
-    try:
-        previous = TaskResult.from_json(json.loads(result_path.read_text()), request.out_dir)
-    except (ValueError, KeyError, TypeError):  # written by another version, or damaged: run again
-        return None
+    previous = TaskResult.read(request.out_dir)  # None also for a damaged or truncated result.json
     # A QC verdict (status failed, no error) is what the same inputs and settings give again; a
     # tool error, a timeout or a crash may not be, so those tasks run again.
-    if previous.input_hash != request.input_hash or previous.stopped_with_error:
+    if previous is None or previous.input_hash != request.input_hash or previous.stopped_with_error:
         return None
-    needed = previous.labels if request.kind == TaskKind.TRIAL else previous.scaled_model
+    if request.kind == TaskKind.SCALE:
+        needed = previous.scaled_model
+    elif previous.failed_qc:  # a trial past a QC fail limit keeps no labels, only its summary
+        needed = request.out_dir / _TRIAL_SUMMARY_FILE
+    else:
+        needed = previous.labels
     return previous if needed is not None and needed.is_file() else None
 
 

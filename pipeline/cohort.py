@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from gait2hip.core.config_loading import read_yaml_mapping
-from gait2hip.core.errors import ConfigError, InputDataError
-from gait2hip.pipeline.subject import SubjectInfo
+from gait2hip.core.errors import InputDataError
+from gait2hip.pipeline.subject import SubjectInfo, read_metadata_yaml
 
 STATIC_TRIAL_FILE = "static.trc"
 SUBJECT_FILE = "subject.yaml"
@@ -15,6 +16,8 @@ COHORT_FILE = "cohort.yaml"
 MARKERS_FILE = "markers.trc"
 GRF_FILE = "grf.mot"
 TRIAL_FILE = "trial.yaml"
+COHORT_YAML_KEYS = ("name", "description", "synthetic", "model", "generator")
+TRIAL_YAML_KEYS = ("id", "cadence_condition", "cadence_steps_per_min", "events", "cycles")
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,9 @@ class TrialSpec:
     """One walking trial of the cohort: where its files are and what it is.
 
     ``cadence_condition`` is the condition tag (e.g. ``cadence_110``); ``cadence_steps_per_min``
-    the measured cadence when known.
+    the measured cadence when known. ``metadata_error`` is what is wrong with the trial's
+    ``trial.yaml`` (naming the file and the key), or None: a trial with one fails alone when
+    the cohort is labelled, and the batch goes on.
     """
 
     subject_id: str
@@ -31,6 +36,7 @@ class TrialSpec:
     grf_path: Path
     cadence_condition: str
     cadence_steps_per_min: float | None
+    metadata_error: str | None = None
 
     @property
     def key(self) -> str:
@@ -73,24 +79,29 @@ def discover_cohort(folder: str | Path) -> Cohort:
     Raises
     ------
     InputDataError
-        Missing ``cohort.yaml``, or a subject without metadata or static trial. A trial
-        folder missing its markers or GRF file is not an error here: that trial fails alone
-        when it is labelled, and the batch goes on.
+        Missing or invalid ``cohort.yaml`` (unknown key, ``synthetic`` not a YAML boolean),
+        or a subject without valid metadata or static trial. A trial folder missing its
+        markers or GRF file, or with an invalid ``trial.yaml``, is not an error here: that
+        trial fails alone when it is labelled, and the batch goes on.
     """
     folder = Path(folder).resolve()
     cohort_file = folder / COHORT_FILE
     if not cohort_file.is_file():
         raise InputDataError(cohort_file, "cohort.yaml not found: is this a cohort folder? (see docs/cohort_layout.md)")
-    try:
-        meta = read_yaml_mapping(cohort_file)
-    except ConfigError as error:
-        raise InputDataError(cohort_file, str(error)) from error
+    meta = read_metadata_yaml(cohort_file, COHORT_YAML_KEYS)
+    synthetic = meta.get("synthetic", False)
+    if not isinstance(synthetic, bool):
+        # YAML reads "no" in quotes as text, and bool("no") is True: only true/false will do.
+        raise InputDataError(cohort_file, f"synthetic must be true or false (a YAML boolean), got {synthetic!r}")
+    for key in ("name", "model", "description"):
+        if key in meta and not isinstance(meta[key], str):
+            raise InputDataError(cohort_file, f"{key} must be text, got {meta[key]!r}")
     subjects = []
     for subject_folder in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         subjects.append(_read_subject(subject_folder))
     if not subjects:
         raise InputDataError(folder, "the cohort has no subject folders")
-    return Cohort(name=str(meta.get("name", folder.name)), folder=folder, synthetic=bool(meta.get("synthetic", False)),
+    return Cohort(name=str(meta.get("name", folder.name)), folder=folder, synthetic=synthetic,
                   model=str(meta.get("model", "gait2392")), subjects=tuple(subjects))
 
 
@@ -110,18 +121,27 @@ def _read_subject(folder: Path) -> SubjectSpec:
 
 
 def _read_trial(subject_id: str, folder: Path) -> TrialSpec:
-    meta: dict = {}
-    if (folder / TRIAL_FILE).is_file():
-        try:
-            meta = read_yaml_mapping(folder / TRIAL_FILE)
-        except ConfigError as error:
-            raise InputDataError(folder / TRIAL_FILE, str(error)) from error
+    spec = TrialSpec(subject_id=subject_id, trial_id=folder.name, markers_path=folder / MARKERS_FILE,
+                     grf_path=folder / GRF_FILE, cadence_condition="unknown", cadence_steps_per_min=None)
+    if not (folder / TRIAL_FILE).is_file():
+        return spec
+    try:
+        condition, cadence = _trial_metadata(folder / TRIAL_FILE)
+    except InputDataError as error:
+        return dataclasses.replace(spec, metadata_error=str(error))
+    return dataclasses.replace(spec, cadence_condition=condition, cadence_steps_per_min=cadence)
+
+
+def _trial_metadata(path: Path) -> tuple[str, float | None]:
+    """``(cadence_condition, cadence_steps_per_min)`` of a ``trial.yaml``; raises InputDataError naming the key."""
+    meta = read_metadata_yaml(path, TRIAL_YAML_KEYS)
+    condition = meta.get("cadence_condition", "unknown")
+    if not isinstance(condition, str):
+        raise InputDataError(path, f"cadence_condition must be text, got {condition!r}")
     cadence = meta.get("cadence_steps_per_min")
-    return TrialSpec(
-        subject_id=subject_id,
-        trial_id=folder.name,
-        markers_path=folder / MARKERS_FILE,
-        grf_path=folder / GRF_FILE,
-        cadence_condition=str(meta.get("cadence_condition", "unknown")),
-        cadence_steps_per_min=float(cadence) if cadence is not None else None,
-    )
+    if cadence is None:
+        return condition, None
+    if isinstance(cadence, bool) or not isinstance(cadence, (int, float)) or not math.isfinite(cadence) or cadence <= 0:
+        raise InputDataError(path, f"cadence_steps_per_min must be a positive number of steps/min or null, "
+                                   f"got {cadence!r}")
+    return condition, float(cadence)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from gait2hip.core.atomic import make_staging_folder
 from gait2hip.pipeline.status import USABLE_STATUSES
 
 DATASET_DIR = "dataset"
@@ -29,7 +29,7 @@ def export_dataset(manifest: pd.DataFrame, labels_dir: Path) -> Path | None:
     if usable.empty:
         shutil.rmtree(final, ignore_errors=True)
         return None
-    staging = Path(tempfile.mkdtemp(prefix=".dataset.", dir=labels_dir))
+    staging = make_staging_folder(labels_dir, prefix=".dataset.")
     try:
         for row in usable.itertuples(index=False):
             table = pd.read_parquet(labels_dir / row.labels_path)

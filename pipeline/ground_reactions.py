@@ -9,7 +9,7 @@ import numpy as np
 import opensim
 
 from gait2hip.core.errors import InputDataError
-from gait2hip.core.opensim_files import read_opensim_table
+from gait2hip.core.opensim_files import check_time_column, read_opensim_table
 from gait2hip.pipeline.config import GRFConfig
 
 # Tolerance when comparing GRF and marker time ranges (s): a fraction of a frame at 1 kHz.
@@ -45,7 +45,9 @@ def read_grf(path: str | Path, config: GRFConfig, trial_time_range_s: tuple[floa
     ------
     InputDataError
         If the file is missing or unreadable, lacks a configured column, holds non-finite
-        values, or its time range does not cover ``trial_time_range_s``.
+        values, its time column is not finite, strictly increasing and uniformly sampled
+        (OpenSim's inverse dynamics never returns on a NaN time), or its time range does not
+        cover ``trial_time_range_s``.
     """
     path = Path(path)
     if not path.is_file():
@@ -56,6 +58,7 @@ def read_grf(path: str | Path, config: GRFConfig, trial_time_range_s: tuple[floa
     if missing:
         raise InputDataError(path, f"GRF column(s) missing: {', '.join(missing)} (set grf.force_sets in the config to map your columns)")
     times = table["time"].to_numpy()
+    check_time_column(path, times)
     if not np.isfinite(table[needed].to_numpy()).all():
         raise InputDataError(path, "GRF columns hold NaN or infinite values; export zeros where no foot is on a plate")
     start_s, end_s = trial_time_range_s

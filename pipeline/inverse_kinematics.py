@@ -6,11 +6,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import math
+
 import numpy as np
 import opensim
 
-from gait2hip.core.errors import OpenSimToolError
+from gait2hip.core.errors import ConfigError, OpenSimToolError
 from gait2hip.core.opensim_files import read_opensim_table
+from gait2hip.pipeline.model_config import CoordinateTarget
 from gait2hip.pipeline.opensim_log import run_tool_from_setup
 
 
@@ -43,7 +46,7 @@ class IKResult:
 def run_inverse_kinematics(*, model_path: Path, markers_trc_path: Path, out_dir: Path,
                            marker_weights: dict[str, float], accuracy: float,
                            time_range_s: tuple[float, float], trial_id: str,
-                           coordinate_values_deg: dict[str, float] | None = None,
+                           coordinate_targets: dict[str, CoordinateTarget] | None = None,
                            log_dir: Path | None = None) -> IKResult:
     """Run IK on ``markers_trc_path`` with ``model_path``; setup XML and outputs in ``out_dir``.
 
@@ -51,9 +54,9 @@ def run_inverse_kinematics(*, model_path: Path, markers_trc_path: Path, out_dir:
     ----------
     marker_weights
         Marker name → weight; markers not listed are ignored.
-    coordinate_values_deg
-        Optional coordinates held near a value (degrees) by a coordinate task of weight 1000,
-        e.g. subtalar angle 0 in a static trial.
+    coordinate_targets
+        Optional coordinates held near a value (degrees for rotations, m for translations) by
+        a coordinate task of the target's weight, e.g. subtalar angle 0 in a static trial.
     log_dir
         Where the OpenSim logs go (default ``out_dir/logs``).
     """
@@ -76,7 +79,8 @@ def run_inverse_kinematics(*, model_path: Path, markers_trc_path: Path, out_dir:
     tool.set_accuracy(accuracy)
     tool.setStartTime(time_range_s[0])
     tool.setEndTime(time_range_s[1])
-    add_ik_tasks(tool.getIKTaskSet(), marker_weights, coordinate_values_deg or {})
+    add_ik_tasks(tool.getIKTaskSet(), marker_weights, coordinate_targets or {},
+                 opensim.Model(str(model_path)) if coordinate_targets else None)
     tool.printToXML(str(setup_path))
 
     log_path = run_tool_from_setup(opensim.InverseKinematicsTool, setup_path, coordinates_path, trial_id=trial_id,
@@ -100,19 +104,36 @@ def run_inverse_kinematics(*, model_path: Path, markers_trc_path: Path, out_dir:
 
 
 def add_ik_tasks(task_set: opensim.IKTaskSet, marker_weights: dict[str, float],
-                 coordinate_values_deg: dict[str, float]) -> None:
-    """Append marker tasks (name → weight) and coordinate tasks held at a value (degrees, weight 1000)."""
+                 coordinate_targets: dict[str, CoordinateTarget], model: opensim.Model | None) -> None:
+    """Append marker tasks (name → weight) and coordinate tasks held at a value.
+
+    A target's value is in degrees for a rotational coordinate of ``model`` and in m for a
+    translational one; OpenSim reads an ``IKCoordinateTask`` value in the coordinate's
+    internal unit (radians for a rotation), so rotations are converted here. ``model`` may be
+    None when there are no coordinate targets.
+
+    Raises
+    ------
+    ConfigError
+        If a target names a coordinate ``model`` lacks.
+    """
     for name, weight in marker_weights.items():
         task = opensim.IKMarkerTask()
         task.setName(name)
         task.setWeight(weight)
         task.setApply(True)
         task_set.cloneAndAppend(task)
-    for name, value_deg in coordinate_values_deg.items():
+    if not coordinate_targets:
+        return
+    coordinates = model.getCoordinateSet()
+    for name, target in coordinate_targets.items():
+        if not coordinates.contains(name):
+            raise ConfigError(f"{model.getName()}: IK coordinate task names {name!r}, not a coordinate of the model")
+        rotational = coordinates.get(name).getMotionType() == opensim.Coordinate.Rotational
         task = opensim.IKCoordinateTask()
         task.setName(name)
         task.setValueType(opensim.IKCoordinateTask.ManualValue)
-        task.setValue(value_deg)
-        task.setWeight(1000.0)
+        task.setValue(math.radians(target.value) if rotational else target.value)
+        task.setWeight(target.weight)
         task.setApply(True)
         task_set.cloneAndAppend(task)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import signal
 import subprocess
@@ -11,27 +11,44 @@ import sys
 from gait2hip.core.atomic import write_json_atomically
 from gait2hip.pipeline.tasks import REQUEST_FILE, RESULT_FILE, TaskRequest, TaskResult
 
+# The child reads this to die with the process that started it (gait2hip.pipeline.worker).
+PARENT_PID_VARIABLE = "GAIT2HIP_TASK_PARENT_PID"
+
 
 def run_in_child_process(request: TaskRequest, timeout_s: float | None = None) -> TaskResult:
     """Run ``python -m gait2hip.pipeline.worker`` on ``request``; return the result it wrote.
 
-    When the child dies without reporting (an OpenSim abort, a kill, a timeout), the returned
-    result says so: status ``failed``, stage ``crash`` or ``timeout``, and the exit code or signal.
+    Never raises for a problem of the task itself. When the task's folder cannot be written,
+    the result says so (stage ``outputs``). When the child dies without reporting (an OpenSim
+    abort, a kill, a timeout), the result says so: status ``failed``, stage ``crash`` or
+    ``timeout``, and the exit code or signal. ``timeout_s`` None or infinite: no limit. The
+    child is killed when this process dies, so a lost batch worker leaves no child behind.
     """
     out_dir = request.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result_path = out_dir / RESULT_FILE
-    result_path.unlink(missing_ok=True)
-    request_path = write_json_atomically(out_dir / REQUEST_FILE, request.to_json())
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / RESULT_FILE).unlink(missing_ok=True)
+        request_path = write_json_atomically(out_dir / REQUEST_FILE, request.to_json())
+    except OSError as error:
+        return TaskResult.failure(request.kind, request.input_hash, "outputs",
+                                  f"{out_dir}: the task's folder cannot be written ({error.strerror or error})")
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                   PARENT_PID_VARIABLE: str(os.getpid())}
+    limit_s = None if timeout_s is None or math.isinf(timeout_s) else timeout_s
     try:
         completed = subprocess.run([sys.executable, "-m", "gait2hip.pipeline.worker", str(request_path)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout_s,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=limit_s,
                                    env=environment, cwd=out_dir)
-    except subprocess.TimeoutExpired:
-        return TaskResult.failure(request.kind, request.input_hash, "timeout", f"did not finish within {timeout_s:g} s")
-    if result_path.is_file():
-        return TaskResult.from_json(json.loads(result_path.read_text()), out_dir)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed the child and waited for it
+        return TaskResult.failure(request.kind, request.input_hash, "timeout",
+                                  f"did not finish within {timeout_s:g} s (the task's time limit); "
+                                  f"a hanging OpenSim tool is stopped this way")
+    except OSError as error:
+        return TaskResult.failure(request.kind, request.input_hash, "crash",
+                                  f"the worker process could not be started ({error})")
+    result = TaskResult.read(out_dir)
+    if result is not None:
+        return result
     code = completed.returncode
     cause = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
     tail = completed.stderr.decode(errors="replace").strip().splitlines()[-5:]

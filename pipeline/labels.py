@@ -7,6 +7,7 @@ hip; ``stance_r``/``stance_l`` (bool).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +19,23 @@ from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees
 from gait2hip.pipeline.ground_reactions import GroundReactions
 from gait2hip.pipeline.model_config import ModelConfig
 
+logger = logging.getLogger(__name__)
+
 # Result tables must reproduce the IK frame times to within this (s).
 _TIME_MATCH_TOLERANCE_S = 1e-6
+# A step between SO frames longer than this many IK frame intervals is a gap of missing frames.
+_MAX_STEP_IN_FRAMES = 1.5
 
 
 def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_forces_path: Path,
                       model_config: ModelConfig, hip_muscles: list[str], body_mass_kg: float,
                       ground_reactions: GroundReactions, contact_threshold_n: float,
-                      start_time_s: float | None = None) -> pd.DataFrame:
-    """Return the label table of one trial, one row per IK frame (from ``start_time_s`` when given).
+                      start_time_s: float | None = None, notes: list[str] | None = None) -> pd.DataFrame:
+    """Return the label table of one trial, one row per IK frame SO solved (from ``start_time_s`` when given).
+
+    SO's output may stop one frame before the trial's last frame (its tool drops the last
+    frame of some time ranges); the labels then end where SO ends, and a note says so. More
+    than one frame missing at the end, or frames missing inside SO's time range, is an error.
 
     Parameters
     ----------
@@ -40,6 +49,15 @@ def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_for
         Divides moments (Nm → Nm/kg) and forces (N → N/kg).
     start_time_s
         First frame SO solved (s), when it started after the trial's first frame.
+    notes
+        When given, a line is appended for every adjustment made (e.g. the labels trimmed to
+        SO's time range), for the trial's notes.
+
+    Raises
+    ------
+    InputDataError
+        If a table lacks a column, IK is not in degrees, or ID/SO do not cover the frames
+        (naming the table and the time ranges).
     """
     ik = read_opensim_table(ik_coordinates_path)
     if start_time_s is not None:
@@ -48,6 +66,7 @@ def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_for
         raise InputDataError(ik_coordinates_path, "IK coordinates are expected in degrees (inDegrees=yes)")
     inverse_dynamics = read_opensim_table(id_forces_path)
     static_optimization = read_opensim_table(so_forces_path)
+    ik = _trim_to_so_end(ik, static_optimization, so_forces_path, notes)
     times = ik["time"].to_numpy()
 
     labels = {"time": times}
@@ -87,3 +106,32 @@ def _on_times(table: pd.DataFrame, times: np.ndarray, source: Path) -> pd.DataFr
     for name in table.columns[1:]:
         columns[name] = np.interp(times, result_times, table[name].to_numpy())
     return pd.DataFrame(columns)
+
+
+def _trim_to_so_end(ik: pd.DataFrame, static_optimization: pd.DataFrame, so_forces_path: Path,
+                    notes: list[str] | None) -> pd.DataFrame:
+    """IK frames up to SO's last frame when SO ends exactly one frame early; refuse real gaps."""
+    times = ik["time"].to_numpy()
+    so_times = static_optimization["time"].to_numpy()
+    if len(times) < 2 or len(so_times) == 0:
+        return ik
+    frame_s = float(np.median(np.diff(times)))
+    steps = np.diff(so_times)
+    gaps = np.flatnonzero(steps > _MAX_STEP_IN_FRAMES * frame_s)
+    if gaps.size:
+        first = gaps[0]
+        raise InputDataError(so_forces_path, f"frames missing between {so_times[first]:.3f} and "
+                                             f"{so_times[first + 1]:.3f} s ({gaps.size} gap(s) in SO's output)")
+    missing_at_end = int(np.count_nonzero(times > so_times[-1] + _TIME_MATCH_TOLERANCE_S))
+    if missing_at_end == 0:
+        return ik
+    if missing_at_end > 1:
+        raise InputDataError(so_forces_path, f"covers {so_times[0]:.3f}-{so_times[-1]:.3f} s, not the trial's "
+                                             f"{times[0]:.3f}-{times[-1]:.3f} s: {missing_at_end} frames missing "
+                                             "at the end")
+    note = (f"SO's output ends one frame early, at {so_times[-1]:.3f} s; the labels end there, "
+            f"not at the trial's {times[-1]:.3f} s")
+    logger.info("%s: %s", so_forces_path, note)
+    if notes is not None:
+        notes.append(note)
+    return ik.iloc[:-1].reset_index(drop=True)

@@ -50,7 +50,11 @@ def read_trc(path: str | Path) -> MarkerTrajectories:
     Raises
     ------
     InputDataError
-        If the file is missing or unreadable, has no frames, or has unknown ``Units``.
+        If the file is missing or unreadable, has no frames, has unknown ``Units``, or its
+        time column is not finite, increasing and on the ``DataRate`` grid.
+
+    A non-finite coordinate (NaN, or an infinite value a damaged export holds) makes that
+    marker missing in that frame: a gap, filled or refused by :func:`check_and_fill`.
     """
     path = Path(path)
     content = opensim_files.read_trc(path)
@@ -66,9 +70,11 @@ def read_trc(path: str | Path) -> MarkerTrajectories:
         raise InputDataError(path, "the TRC header has no valid DataRate") from error
     if not rate_hz > 0:
         raise InputDataError(path, f"the TRC header's DataRate is {rate_hz}; it must be positive")
+    positions_m = content.positions * _UNIT_TO_M[units.lower()]
+    positions_m[~np.isfinite(positions_m).all(axis=2)] = np.nan
     return MarkerTrajectories(
         times_s=_uniform_frame_times(content.times_s, rate_hz, path),
-        positions_m=content.positions * _UNIT_TO_M[units.lower()],
+        positions_m=positions_m,
         marker_names=content.marker_names,
         rate_hz=rate_hz,
         source_path=path,
@@ -79,7 +85,7 @@ def check_and_fill(markers: MarkerTrajectories, required: list[str], max_gap_fil
                    optional: list[str] | tuple[str, ...] = ()) -> MarkerTrajectories:
     """Check the ``required`` markers, keep the usable ``optional`` ones, fill short gaps.
 
-    Gaps (NaN runs) inside the trial no longer than ``max_gap_fill_s`` are filled by a cubic
+    Gaps (runs of NaN or infinite values) inside the trial no longer than ``max_gap_fill_s`` are filled by a cubic
     spline through the valid frames. In a required marker, a longer gap or a gap touching the
     first or last frame is an error naming the marker and the time range; an optional marker
     that is absent or has such a gap is left out, and a note says so.
@@ -115,7 +121,7 @@ def check_and_fill(markers: MarkerTrajectories, required: list[str], max_gap_fil
 def _fill_gaps(trajectory: np.ndarray, name: str, times: np.ndarray, rate_hz: float, max_gap_fill_s: float,
                source: Path, notes: list[str]) -> np.ndarray:
     """Fill the short NaN runs of one ``(n_frames, 3)`` trajectory in place; raise for long ones."""
-    missing_frames = np.isnan(trajectory).any(axis=1)
+    missing_frames = ~np.isfinite(trajectory).all(axis=1)
     if not missing_frames.any():
         return trajectory
     for start, stop in _runs(missing_frames):
@@ -143,14 +149,11 @@ def _uniform_frame_times(times_s: np.ndarray, rate_hz: float, path: Path) -> np.
 
     Lab exports often round the time column (60 Hz written as 0.017, 0.033, ...); OpenSim's
     filters then resample the data onto a grid that no longer holds the frames. Times that
-    lie within a quarter frame of the grid are replaced by it; others are an error.
+    lie within a quarter frame of the grid are replaced by it; others, and times that are
+    not finite or do not increase, are an error naming the first bad frame.
     """
-    grid = times_s[0] + np.arange(len(times_s)) / rate_hz
-    deviation = np.max(np.abs(times_s - grid))
-    if deviation > 0.25 / rate_hz:
-        raise InputDataError(path, f"frame times are irregular (up to {deviation * 1e3:.1f} ms off the "
-                                   f"{rate_hz:g} Hz DataRate grid); resample the trial to a constant rate")
-    return grid
+    opensim_files.check_time_column(path, times_s, step_s=1.0 / rate_hz, grid_tolerance_steps=0.25)
+    return times_s[0] + np.arange(len(times_s)) / rate_hz
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

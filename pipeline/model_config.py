@@ -4,19 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gait2hip import opensim_models
 from gait2hip.core.config_loading import read_yaml_mapping
 from gait2hip.core.errors import ConfigError
 
+AXES = ("X", "Y", "Z")
+# OpenSim's example setups hold coordinates with weight 1000 (gait2392 Setup_Scale / Setup_IK).
+DEFAULT_COORDINATE_TASK_WEIGHT = 1000.0
+
 
 @dataclass(frozen=True)
 class ScaleMeasurement:
-    """One scaling measurement: mean distance ratio of marker pairs, applied to bodies."""
+    """One scaling measurement: mean distance ratio of marker pairs, applied to bodies along ``axes``."""
 
     name: str
     marker_pairs: tuple[tuple[str, str], ...]
     bodies: tuple[str, ...]
+    axes: tuple[str, ...] = AXES
+
+
+@dataclass(frozen=True)
+class CoordinateTarget:
+    """A coordinate held near ``value`` by an IK coordinate task.
+
+    ``value`` is in degrees for a rotational coordinate and in m for a translational one.
+    """
+
+    value: float
+    weight: float = DEFAULT_COORDINATE_TASK_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,14 @@ class ModelConfig:
         Coordinates whose ID moments are labels and which define "crosses the hip".
     foot_bodies
         ``{"r": body, "l": body}`` receiving each foot's GRF.
+    scale_measurements
+        Measurement-based scaling, applied first.
+    manual_scale_factors
+        Body → ``(x, y, z)`` factors applied after the measurements (they replace a
+        measurement's factors for that body).
+    static_pose_coordinates, walking_ik_coordinates
+        Coordinates held by IK coordinate tasks in the static pose (marker placement and the
+        scaling fit) and in walking IK.
     """
 
     name: str
@@ -52,9 +77,11 @@ class ModelConfig:
     pelvis_rotations: tuple[str, ...]
     foot_bodies: dict[str, str]
     scale_measurements: tuple[ScaleMeasurement, ...]
-    static_pose_coordinates: dict[str, float]
+    static_pose_coordinates: dict[str, CoordinateTarget]
     marker_weights: dict[str, MarkerWeight]
     required_markers: dict[str, tuple[str, ...]]
+    walking_ik_coordinates: dict[str, CoordinateTarget]
+    manual_scale_factors: dict[str, tuple[float, float, float]]
 
     @property
     def pelvis_coordinates(self) -> tuple[str, ...]:
@@ -73,13 +100,7 @@ class ModelConfig:
     @classmethod
     def load(cls, model: str) -> "ModelConfig":
         """Load a shipped model by name, or a ``model.yaml`` by path."""
-        if model.endswith((".yaml", ".yml")):
-            yaml_path = Path(model).resolve()
-        else:
-            try:
-                yaml_path = opensim_models.model_config_path(model)
-            except KeyError as error:
-                raise ConfigError(str(error.args[0])) from error
+        yaml_path = model_yaml_path(model)
         raw = read_yaml_mapping(yaml_path)
         folder = yaml_path.parent
         try:
@@ -92,16 +113,108 @@ class ModelConfig:
                 pelvis_translations=tuple(raw["pelvis_translations"]),
                 pelvis_rotations=tuple(raw["pelvis_rotations"]),
                 foot_bodies={side: str(body) for side, body in raw["foot_bodies"].items()},
-                scale_measurements=tuple(
-                    ScaleMeasurement(name, tuple(tuple(p) for p in m["marker_pairs"]), tuple(m["bodies"]))
-                    for name, m in raw["scale_measurements"].items()
-                ),
-                static_pose_coordinates={k: float(v) for k, v in (raw.get("static_pose_coordinates") or {}).items()},
+                scale_measurements=tuple(_measurement(name, entry, yaml_path)
+                                         for name, entry in raw["scale_measurements"].items()),
+                static_pose_coordinates=_coordinate_targets(raw.get("static_pose_coordinates"),
+                                                            "static_pose_coordinates", yaml_path),
                 marker_weights={
                     name: MarkerWeight(float(w["static"]), float(w["dynamic"]))
                     for name, w in raw["marker_weights"].items()
                 },
                 required_markers={kind: tuple(names) for kind, names in (raw.get("required_markers") or {}).items()},
+                walking_ik_coordinates=_coordinate_targets(raw.get("walking_ik_coordinates"),
+                                                           "walking_ik_coordinates", yaml_path),
+                manual_scale_factors={str(body): _three_factors(value, body, yaml_path)
+                                      for body, value in (raw.get("manual_scale_factors") or {}).items()},
             )
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ConfigError(f"{yaml_path}: missing or malformed entry ({error!r})") from error
+
+    def check_names(self, yaml_path: Path) -> None:
+        """Check every body, coordinate and marker ``yaml_path`` names against the model and marker set.
+
+        Raises
+        ------
+        ConfigError
+            Naming the key, the name and what it should have been found in (a misspelt body in
+            ``scale_measurements`` would otherwise be skipped silently by OpenSim, and marker
+            weights naming absent markers end in OpenSim's "Model has no markers!").
+        """
+        import opensim  # here: reading model.yaml alone must not need OpenSim
+
+        model = opensim.Model(str(self.model_path))
+        bodies = _names(model.getBodySet())
+        coordinates = _names(model.getCoordinateSet())
+        markers = _names(opensim.MarkerSet(str(self.marker_set_path)))
+        model_file = self.model_path.name
+        checks = [
+            ("input_coordinates", self.input_coordinates, coordinates, f"coordinate of {model_file}"),
+            ("hip_coordinates", self.hip_coordinates, coordinates, f"coordinate of {model_file}"),
+            ("pelvis_translations", self.pelvis_translations, coordinates, f"coordinate of {model_file}"),
+            ("pelvis_rotations", self.pelvis_rotations, coordinates, f"coordinate of {model_file}"),
+            ("static_pose_coordinates", self.static_pose_coordinates, coordinates, f"coordinate of {model_file}"),
+            ("walking_ik_coordinates", self.walking_ik_coordinates, coordinates, f"coordinate of {model_file}"),
+            ("foot_bodies", self.foot_bodies.values(), bodies, f"body of {model_file}"),
+            ("manual_scale_factors", self.manual_scale_factors, bodies, f"body of {model_file}"),
+            ("marker_weights", self.marker_weights, markers, f"marker of {self.marker_set_path.name}"),
+        ]
+        for kind, names in self.required_markers.items():
+            checks.append((f"required_markers.{kind}", names, markers, f"marker of {self.marker_set_path.name}"))
+        for measurement in self.scale_measurements:
+            key = f"scale_measurements.{measurement.name}"
+            checks.append((f"{key}.bodies", measurement.bodies, bodies, f"body of {model_file}"))
+            checks.append((f"{key}.marker_pairs", [n for pair in measurement.marker_pairs for n in pair], markers,
+                           f"marker of {self.marker_set_path.name}"))
+        for key, names, known, what in checks:
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise ConfigError(f"{yaml_path}: {key} names {', '.join(repr(n) for n in unknown)}, "
+                                  f"not a {what}")
+
+
+def model_yaml_path(model: str) -> Path:
+    """The ``model.yaml`` of a shipped model name, or ``model`` itself when it is a YAML path."""
+    if model.endswith((".yaml", ".yml")):
+        return Path(model).resolve()
+    try:
+        return opensim_models.model_config_path(model)
+    except KeyError as error:
+        raise ConfigError(str(error.args[0])) from error
+
+
+def _names(object_set: Any) -> set[str]:
+    return {object_set.get(i).getName() for i in range(object_set.getSize())}
+
+
+def _measurement(name: str, entry: dict, yaml_path: Path) -> ScaleMeasurement:
+    axes = tuple(str(axis).upper() for axis in entry.get("axes", AXES))
+    if not axes or any(axis not in AXES for axis in axes) or len(set(axes)) != len(axes):
+        raise ConfigError(f"{yaml_path}: scale_measurements.{name}.axes must be distinct axes among X, Y, Z; "
+                          f"got {entry.get('axes')!r}")
+    pairs = tuple(tuple(pair) for pair in entry["marker_pairs"])
+    if any(len(pair) != 2 for pair in pairs):
+        raise ConfigError(f"{yaml_path}: scale_measurements.{name}.marker_pairs must be pairs of marker names")
+    return ScaleMeasurement(name, pairs, tuple(entry["bodies"]), axes)
+
+
+def _coordinate_targets(raw: Any, key: str, yaml_path: Path) -> dict[str, CoordinateTarget]:
+    """``{name: value}`` or ``{name: {value: v, weight: w}}`` → coordinate targets."""
+    targets = {}
+    for name, entry in (raw or {}).items():
+        if isinstance(entry, dict):
+            target = CoordinateTarget(float(entry["value"]), float(entry.get("weight", DEFAULT_COORDINATE_TASK_WEIGHT)))
+        else:
+            target = CoordinateTarget(float(entry))
+        if not target.weight > 0:
+            raise ConfigError(f"{yaml_path}: {key}.{name}.weight must be positive; got {target.weight:g}")
+        targets[str(name)] = target
+    return targets
+
+
+def _three_factors(value: Any, body: str, yaml_path: Path) -> tuple[float, float, float]:
+    """One factor for all axes, or ``[x, y, z]``."""
+    factors = [float(value)] * 3 if isinstance(value, (int, float)) else [float(v) for v in value]
+    if len(factors) != 3 or not all(f > 0 for f in factors):
+        raise ConfigError(f"{yaml_path}: manual_scale_factors.{body} must be a positive factor or three "
+                          f"[x, y, z]; got {value!r}")
+    return factors[0], factors[1], factors[2]

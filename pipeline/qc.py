@@ -4,10 +4,12 @@ Thresholds come from :class:`gait2hip.pipeline.config.QCThresholds` (OpenSim bes
 default). Residuals are the ID generalized forces at the pelvis (root) coordinates: the
 load the GRFs fail to explain. Reserves are the SO reserve actuators; the hip reserves are
 judged against the peak ID moment of their coordinate, since the labels are hip loads.
+A figure that is not a finite number (NaN, infinite) fails the trial, with a reason naming it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +20,6 @@ from gait2hip.pipeline.config import QCThresholds
 from gait2hip.pipeline.model_config import ModelConfig
 from gait2hip.pipeline.status import TrialStatus
 from gait2hip.pipeline.subject import SubjectInfo
-
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,14 @@ def compute_qc(*, marker_rms_error_m: float, marker_max_error_m: float, inverse_
     for coordinate in model_config.hip_coordinates:
         column = RESERVE_PREFIX + coordinate
         peak_moment = float(np.max(np.abs(inverse_dynamics[f"{coordinate}_moment"])))
-        if column in so_forces.columns and peak_moment > 0:
-            hip_reserve_pct = max(hip_reserve_pct, 100.0 * float(np.max(np.abs(so_forces[column]))) / peak_moment)
+        if column not in so_forces.columns:
+            continue
+        peak_reserve = float(np.max(np.abs(so_forces[column])))
+        if not (math.isfinite(peak_moment) and math.isfinite(peak_reserve)):
+            hip_reserve_pct = math.nan  # judged (failed) below, never mistaken for a small figure
+            break
+        if peak_moment > 0:
+            hip_reserve_pct = max(hip_reserve_pct, 100.0 * peak_reserve / peak_moment)
     n_frames = len(so_forces)
     figures = {
         "ik_marker_rms_error_m": marker_rms_error_m,
@@ -91,6 +98,16 @@ def _interior(table: pd.DataFrame, edge_s: float) -> pd.DataFrame:
 
 
 def _judge(figures: dict[str, float], limits: QCThresholds) -> tuple[TrialStatus, list[str]]:
+    """Status and reasons: a figure past its fail limit, or not a finite number, fails the trial.
+
+    Every comparison with NaN is false, so a NaN figure (a tool that diverged, markers far
+    off in a damaged file) would pass any limit; it is a failure of its own, named.
+    """
+    status, reasons = TrialStatus.OK, []
+    for key, value in figures.items():
+        if not math.isfinite(value):
+            status = TrialStatus.FAILED
+            reasons.append(f"{key} = {value} is not a finite number")
     checks = [
         ("ik_marker_rms_error_m", limits.marker_rms_error_warn_m, limits.marker_rms_error_fail_m, "m"),
         ("ik_marker_max_error_m", limits.marker_max_error_warn_m, limits.marker_max_error_fail_m, "m"),
@@ -101,11 +118,10 @@ def _judge(figures: dict[str, float], limits: QCThresholds) -> tuple[TrialStatus
         ("so_failed_fraction", 0.0, limits.so_failed_frames_fail_fraction, "of frames"),
         ("so_cross_check_worst_pct_peak", limits.so_cross_check_warn_pct_peak, float("inf"), "% of peak force"),
     ]
-    status, reasons = TrialStatus.OK, []
     for key, warn_limit, fail_limit, unit in checks:
-        if key not in figures:
+        value = figures.get(key)
+        if value is None or not math.isfinite(value):
             continue
-        value = figures[key]
         if value > fail_limit:
             status = TrialStatus.FAILED
             reasons.append(f"{key} = {value:.4g} {unit} > fail limit {fail_limit:g}")

@@ -1,6 +1,7 @@
 """Stage 1: scale the generic model to a subject with OpenSim's ``ScaleTool``.
 
-Measurement-based scaling (marker-pair distances of the static trial), the subject's mass,
+Measurement-based scaling (marker-pair distances of the static trial, each applied to the
+axes its ``model.yaml`` entry names), then any manual per-body factors, the subject's mass,
 then marker placement: the model's markers are moved to where the static trial puts them.
 The model scaled *before* marker placement is kept to report how well it fits the static
 markers (the scaling QC), since after placement the errors are near zero by construction.
@@ -20,7 +21,7 @@ from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.core.errors import InputDataError
 from gait2hip.pipeline.inverse_kinematics import add_ik_tasks, run_inverse_kinematics
 from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
-from gait2hip.pipeline.model_config import ModelConfig, ScaleMeasurement
+from gait2hip.pipeline.model_config import ModelConfig, ScaleMeasurement, model_yaml_path
 from gait2hip.pipeline.opensim_log import opensim_output_to, run_tool_from_setup
 from gait2hip.pipeline.subject import SubjectInfo
 
@@ -65,6 +66,9 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
 
     Raises
     ------
+    ConfigError
+        If the model's ``model.yaml`` names a body, coordinate or marker the model or its
+        marker set lacks.
     InputDataError
         If the static trial is missing, unreadable, or lacks a marker the scaling uses.
     OpenSimToolError
@@ -75,6 +79,7 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     with opensim_output_to(out_dir / "logs", "inputs"):
+        model_config.check_names(model_yaml_path(config.model))
         markers = check_and_fill(read_trc(static_trc_path), model_config.markers_required("static"),
                                  config.markers.max_gap_fill_s, optional=list(model_config.markers_used("static")))
         static_markers_path = write_trc_m(markers, out_dir / "static_markers.trc")
@@ -106,7 +111,7 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
         model_path=unplaced_path, markers_trc_path=static_markers_path, out_dir=out_dir / "static_fit",
         marker_weights={name: w for name, w in static_weights.items() if name in landmarks}, accuracy=config.inverse_kinematics.accuracy,
         time_range_s=time_range, trial_id=trial_id,
-        coordinate_values_deg=model_config.static_pose_coordinates, log_dir=out_dir / "logs",
+        coordinate_targets=model_config.static_pose_coordinates, log_dir=out_dir / "logs",
     )
     with opensim_output_to(out_dir / "logs", "scale_factors"):
         scale_factors = read_scale_factors(factors_path, scaled_path)
@@ -153,7 +158,7 @@ def _measurements_with_markers(model_config: ModelConfig, present: set[str],
             wanted = " or ".join("–".join(pair) for pair in measurement.marker_pairs)
             raise InputDataError(static_trc_path, f"cannot scale {measurement.name} ({', '.join(measurement.bodies)}): "
                                                   f"the static trial lacks the marker pair {wanted}")
-        usable.append(ScaleMeasurement(measurement.name, pairs, measurement.bodies))
+        usable.append(ScaleMeasurement(measurement.name, pairs, measurement.bodies, measurement.axes))
     return usable
 
 
@@ -182,6 +187,9 @@ def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, measureme
     scaler.setApply(True)
     order = opensim.ArrayStr()
     order.append("measurements")
+    if model_config.manual_scale_factors:
+        # Later steps replace earlier ones: a body's manual factors win over its measurement.
+        order.append("manualScale")
     scaler.setScalingOrder(order)
     scaler.setMarkerFileName(rel(static_markers_path))
     scaler.setTimeRange(times)
@@ -198,11 +206,18 @@ def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, measureme
             body_scale = opensim.BodyScale()
             body_scale.setName(body)
             axes = opensim.ArrayStr()
-            for axis in ("X", "Y", "Z"):
+            for axis in measurement_config.axes:
                 axes.append(axis)
             body_scale.setAxisNames(axes)
             measurement.getBodyScaleSet().cloneAndAppend(body_scale)
         scaler.addMeasurement(measurement)
+    for body, factors in model_config.manual_scale_factors.items():
+        manual = opensim.Scale()
+        manual.setName(f"{body}_manual")
+        manual.setSegmentName(body)
+        manual.setScaleFactors(opensim.Vec3(*factors))
+        manual.setApply(True)
+        scaler.getScaleSet().cloneAndAppend(manual)
 
     placer = tool.getMarkerPlacer()
     placer.setApply(True)
@@ -210,5 +225,6 @@ def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, measureme
     placer.setTimeRange(times)
     placer.setOutputModelFileName(rel(scaled_path))
     placer.setMoveModelMarkers(True)
-    add_ik_tasks(placer.getIKTaskSet(), static_weights, model_config.static_pose_coordinates)
+    add_ik_tasks(placer.getIKTaskSet(), static_weights, model_config.static_pose_coordinates,
+                 opensim.Model(str(model_config.model_path)))
     return tool

@@ -9,6 +9,7 @@ outputs and its finished tasks are reused.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -92,8 +93,9 @@ class TaskResult:
         ``ok``/``warn``/``failed``; a scaling is ``ok`` or ``failed``.
     failed_stage, error, traceback
         Where and why a task stopped with an error (``inputs``, ``scale``, ``ik``, ``id``,
-        ``so``, ``labels``; ``timeout``, ``crash``, ``unexpected`` for a task whose process
-        ran out of time, died, or hit a bug). All None for a finished task, QC failures included.
+        ``so``, ``labels``; ``outputs`` for a task folder that cannot be written; ``timeout``,
+        ``crash``, ``unexpected`` for a task whose process ran out of time, died, or hit a
+        bug). All None for a finished task, QC failures included.
     reasons
         The QC checks a trial missed (why it is ``warn`` or ``failed``).
     qc, wall_time_s
@@ -157,6 +159,22 @@ class TaskResult:
             if content[name] is not None:
                 content[name] = os.path.relpath(content[name], out_dir)
         return content
+
+    @classmethod
+    def read(cls, out_dir: Path) -> "TaskResult | None":
+        """The result in ``out_dir/result.json``; None when there is none or it cannot be used.
+
+        A truncated, damaged (not JSON, not UTF-8) or unreadable file, or one written by
+        another version, is no result: the task counts as not done and runs again.
+        """
+        path = Path(out_dir) / RESULT_FILE
+        try:
+            content = json.loads(path.read_bytes().decode("utf-8"))
+            if not isinstance(content, dict):
+                return None
+            return cls.from_json(content, Path(out_dir))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     @classmethod
     def from_json(cls, content: dict[str, Any], out_dir: Path) -> "TaskResult":

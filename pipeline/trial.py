@@ -1,8 +1,9 @@
 """One trial end to end: check inputs → IK → ID → SO → labels, QC and ``summary.json``.
 
 Everything the trial writes goes under its own folder. The label table and the summary are
-written atomically, last; a failed trial leaves a ``summary.json`` with status ``failed``,
-the stage and the error, and no ``labels.parquet``.
+written atomically, last; a failed trial (an error, or a QC figure past its fail limit)
+leaves a ``summary.json`` with status ``failed``, the stage and the error or the QC reasons,
+and no ``labels.parquet``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from gait2hip.pipeline.qc import compute_qc
 from gait2hip.pipeline.batched_static_optimization import BatchedSOUnsupportedError, run_batched_static_optimization
 from gait2hip.pipeline.so_cross_check import cross_check_with_opensim
 from gait2hip.pipeline.static_optimization import MAX_START_RETRIES, SOResult, run_static_optimization
-from gait2hip.pipeline.status import TrialStatus
+from gait2hip.pipeline.status import USABLE_STATUSES, TrialStatus
 from gait2hip.pipeline.subject import SubjectInfo
 
 LABELS_FILE = "labels.parquet"
@@ -119,6 +120,7 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         ik = run_inverse_kinematics(model_path=scaled_model_path, markers_trc_path=clean_markers_path,
                                     out_dir=out_dir / "ik", marker_weights=ik_weights,
                                     accuracy=config.inverse_kinematics.accuracy, time_range_s=time_range,
+                                    coordinate_targets=model_config.walking_ik_coordinates,
                                     trial_id=trial_id, log_dir=out_dir / "logs")
         result.timings_s["ik"] = ik.wall_time_s
         result.ik_coordinates_path = ik.coordinates_path
@@ -153,7 +155,8 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             ik_coordinates_path=ik.coordinates_path, id_forces_path=inverse_dynamics.generalized_forces_path,
             so_forces_path=static_optimization.forces_path, model_config=model_config, hip_muscles=hip_muscles,
             body_mass_kg=subject.mass_kg, ground_reactions=ground_reactions,
-            contact_threshold_n=config.grf.contact_threshold_n, start_time_s=static_optimization.start_time_s)
+            contact_threshold_n=config.grf.contact_threshold_n, start_time_s=static_optimization.start_time_s,
+            notes=result.notes)
         stage = "qc"
         report = compute_qc(
             marker_rms_error_m=ik.marker_rms_error_m, marker_max_error_m=ik.marker_max_error_m,
@@ -162,7 +165,10 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             n_so_failed_frames=static_optimization.n_failed_frames, model_config=model_config,
             subject=subject, thresholds=config.qc,
             so_cross_check_worst_pct_peak=result.so_cross_check["worst_pct_of_peak"] if result.so_cross_check else None)
-        result.labels_path = write_labels(table, out_dir / LABELS_FILE)
+        # Labels past a QC fail limit are no labels: a failed trial's folder holds none, so
+        # nothing reading the labels folder picks them up.
+        if report.status in USABLE_STATUSES:
+            result.labels_path = write_labels(table, out_dir / LABELS_FILE)
         result.timings_s["labels"] = time.perf_counter() - start
         result.n_frames = len(table)
         result.qc = report.figures

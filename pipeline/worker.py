@@ -11,20 +11,24 @@ task's outputs and exits 0 whenever it could report, failure included.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
+import os
 import resource
+import signal
 import sys
 import traceback
 from pathlib import Path
 
 from gait2hip.core.atomic import write_json_atomically
 from gait2hip.core.errors import Gait2HipError
-from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet
-from gait2hip.pipeline.scale import scale_subject
+from gait2hip.pipeline.isolation import PARENT_PID_VARIABLE
 from gait2hip.pipeline.status import TrialStatus
 from gait2hip.pipeline.tasks import RESULT_FILE, TaskKind, TaskRequest, TaskResult
-from gait2hip.pipeline.trial import label_trial
+
+# Linux prctl option: the signal this process gets when the thread that started it ends.
+_PR_SET_PDEATHSIG = 1
 
 # The stage an error is recorded under when it does not name its own: a scaling is one stage,
 # and a trial's errors before its stages start are input errors.
@@ -33,6 +37,11 @@ _FIRST_STAGE = {TaskKind.SCALE: "scale", TaskKind.TRIAL: "inputs"}
 
 def run_request(request: TaskRequest) -> TaskResult:
     """Execute a scaling or trial request; return its result (never raises)."""
+    # OpenSim loads with these; imported here so that main() has tied this process to its
+    # parent before the seconds an import of OpenSim takes.
+    from gait2hip.pipeline.scale import scale_subject
+    from gait2hip.pipeline.trial import label_trial
+
     try:
         if request.kind == TaskKind.SCALE:
             scaled = scale_subject(request.subject, request.static_trc, request.out_dir, request.config)
@@ -54,7 +63,29 @@ def run_request(request: TaskRequest) -> TaskResult:
                                   traceback=traceback.format_exc())
 
 
+def exit_with_parent() -> None:
+    """Be killed when the process that started this one dies (Linux), so no task outlives its batch.
+
+    A batch worker that is killed (by a user, the out-of-memory killer, a Dask nanny)
+    cannot stop its child; the kernel does it. ``isolation`` names the parent's PID in the
+    environment: if the parent is already gone when this runs, this process exits at once.
+    """
+    expected_parent = os.environ.get(PARENT_PID_VARIABLE)
+    if expected_parent is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the timeout still bounds the task
+        return
+    if str(os.getppid()) != expected_parent:
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
+    exit_with_parent()
+    from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet  # loads OpenSim
+
     argv = sys.argv[1:] if argv is None else argv
     request = TaskRequest.from_json(json.loads(Path(argv[0]).read_text()))
     keep_opensim_console_quiet()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gait2hip.core.config_loading import YamlConfig
+from gait2hip.surrogate.dataset import TARGET_GROUPS
+from gait2hip.surrogate.models.registry import model_config
 from gait2hip.surrogate.segmentation import SegmentationConfig
 
 
@@ -58,9 +61,32 @@ class TrainingConfig(YamlConfig):
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if abs(sum(self.split_fractions) - 1.0) > 1e-6:
-            raise ValueError(f"split_fractions must sum to 1, got {self.split_fractions}")
-        if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
-            raise ValueError("max_epochs, patience and batch_size must be at least 1")
+        # The model's name and settings are checked by the registry (it knows every model's config).
+        model_config(self.model, self.model_config)
+        fractions = tuple(self.split_fractions)
+        if len(fractions) != 3 or not all(math.isfinite(f) and 0.0 < f < 1.0 for f in fractions):
+            raise ValueError(f"split_fractions (train, validation, test) must each lie strictly between 0 and 1, "
+                             f"got {list(fractions)}")
+        if abs(sum(fractions) - 1.0) > 1e-6:
+            raise ValueError(f"split_fractions must sum to 1, got {list(fractions)} (sum {sum(fractions):g})")
+        for name in ("max_epochs", "patience", "batch_size", "num_threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr_reduce_patience < 0:
+            raise ValueError(f"lr_reduce_patience must be 0 (constant rate) or more, got {self.lr_reduce_patience}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer from 0 to 4294967295, got {self.seed}")
+        unknown = [group for group in self.targets if group not in TARGET_GROUPS]
+        if unknown or not self.targets:
+            raise ValueError(f"targets must be a non-empty list of {list(TARGET_GROUPS)}, got {list(self.targets)}")
+        if not self.groups:
+            raise ValueError("groups must name at least one subject group to train on")
+        for name in ("window_frames", "window_stride_frames"):
+            if getattr(self.segmentation, name) < 1:
+                raise ValueError(f"segmentation.{name} must be at least 1, got {getattr(self.segmentation, name)}")
         if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gait2hip.core.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class SubjectSplit:
@@ -24,19 +26,23 @@ def split_subjects(table: pd.DataFrame, fractions: tuple[float, float, float], s
                    tries: int = 200) -> SubjectSplit:
     """Split the subjects of ``table`` by ``fractions`` (train, validation, test), seeded.
 
-    Every split gets at least one subject. Among ``tries`` seeded shuffles the first one in
+    Each split gets ``round(fraction × n_subjects)`` subjects (training the rest), and each must
+    get at least one. Among ``tries`` seeded shuffles the first one in
     which every split holds every cadence condition is kept (else the one covering most).
     """
     subjects = sorted(table["subject"].unique())
     if len(subjects) < 3:
-        raise ValueError(f"a train/validation/test split needs at least 3 subjects, the dataset has {len(subjects)}")
+        raise ConfigError(f"a train/validation/test split needs at least 3 subjects, the dataset has "
+                          f"{len(subjects)}{' (' + ', '.join(subjects) + ')' if subjects else ''}")
     cadences = table.groupby("subject")["cadence_condition"].agg(lambda c: frozenset(c)).to_dict()
     all_cadences = frozenset().union(*cadences.values())
-    n_validation = max(1, int(round(fractions[1] * len(subjects))))
-    n_test = max(1, int(round(fractions[2] * len(subjects))))
+    n_validation = int(round(fractions[1] * len(subjects)))
+    n_test = int(round(fractions[2] * len(subjects)))
     n_train = len(subjects) - n_validation - n_test
-    if n_train < 1:
-        raise ValueError(f"fractions {fractions} leave no training subject out of {len(subjects)}")
+    if min(n_train, n_validation, n_test) < 1:
+        raise ConfigError(f"split_fractions {list(fractions)} give {n_train} train / {n_validation} validation / "
+                          f"{n_test} test subjects of the dataset's {len(subjects)} subjects; each split needs at "
+                          f"least one (a fraction of at least {1 / len(subjects):.2f} each)")
     rng = np.random.default_rng(seed)
     best, best_score = None, -1
     for _ in range(tries):

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from gait2hip.core.atomic import write_atomically, write_json_atomically
-from gait2hip.core.errors import CheckpointError, ConfigError
+from gait2hip.core.errors import CheckpointError, ConfigError, InputDataError
 from gait2hip.surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
 from gait2hip.surrogate.checkpoint import Checkpoint, TrainingState, read_checkpoint, save_checkpoint
 from gait2hip.surrogate.config import TrainingConfig
@@ -222,6 +222,9 @@ def _run_epochs(run: _Run, progress: Progress, out_dir: Path, show_progress: boo
         learning_rate = run.optimizer.param_groups[0]["lr"]   # this epoch's, before the plateau rule
         train_loss = train_one_epoch(run)
         validation_loss = evaluate_validation_loss(run)
+        if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
+            bar.close()
+            _raise_non_finite_loss(run, progress, epoch, out_dir, train_loss, validation_loss)
         if run.scheduler is not None:
             run.scheduler.step(validation_loss)
         epoch_times.append(time.perf_counter() - started)
@@ -239,6 +242,17 @@ def _run_epochs(run: _Run, progress: Progress, out_dir: Path, show_progress: boo
             break
     bar.close()
     return epoch_times
+
+
+def _raise_non_finite_loss(run: _Run, progress: Progress, epoch: int, out_dir: Path, train_loss: float,
+                           validation_loss: float) -> None:
+    """Stop a run whose loss is NaN or infinite: no checkpoint of it is written, the error says why."""
+    kept = (f"{out_dir / BEST} of epoch {progress.best_epoch} (the last finite one) is kept"
+            if progress.best_epoch >= 0 and (out_dir / BEST).is_file() else f"no {BEST} was written")
+    raise InputDataError(run.dataset, f"training loss {train_loss:g}, validation loss {validation_loss:g} at epoch "
+                                      f"{epoch}: a non-finite loss (NaN or infinite) means the dataset's labels or "
+                                      f"angles hold NaN/infinite values, or the learning rate "
+                                      f"({run.config.learning_rate:g}) is too high; {kept}")
 
 
 def train_one_epoch(run: _Run) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from gait2hip.virtual_lab.trial import TrialSettings
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "workflows" / "presets"
 GROUPS = ("healthy", "antalgic-hip")
+# Cadences a person walks at (slow clinical walking about 60 steps/min, a fast walk about 140),
+# with margins; outside it a value is a typo or another unit (steps/s, strides/min).
+CADENCE_RANGE_STEPS_PER_MIN = (40.0, 200.0)
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,12 @@ class GroupSpec:
         if self.group not in GROUPS:
             raise ValueError(f"group must be one of {GROUPS}, got {self.group!r}")
         if self.subjects < 1 or self.trials_per_cadence < 1:
-            raise ValueError("subjects and trials_per_cadence must be at least 1")
+            raise ValueError(f"subjects and trials_per_cadence must be at least 1, got {self.subjects} and "
+                             f"{self.trials_per_cadence}")
+        low, high = CADENCE_RANGE_STEPS_PER_MIN
+        outside = [c for c in self.cadences_steps_per_min if not (math.isfinite(c) and low <= c <= high)]
+        if outside:
+            raise ValueError(f"cadences_steps_per_min {outside} outside {low:g}-{high:g} steps/min")
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,12 @@ class CohortPreset:
     groups: tuple[GroupSpec, ...] = field(default_factory=lambda: (GroupSpec(),))
     recording: TrialSettings = field(default_factory=TrialSettings)
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer from 0 to 4294967295, got {self.seed}")
+        if not self.groups:
+            raise ValueError("groups must hold at least one group")
+
     @classmethod
     def load(cls, name_or_path: str) -> "CohortPreset":
         """Load ``workflows/presets/<name>.yaml`` or a YAML file path."""
@@ -55,6 +70,8 @@ class CohortPreset:
         try:
             return build_dataclass(cls, read_yaml_mapping(path))
         except ConfigError as error:
+            if str(path) in str(error):
+                raise
             raise ConfigError(f"{path}: {error}") from error
 
     def to_dict(self) -> dict:

@@ -19,6 +19,11 @@ from gait2hip.surrogate.segmentation import heel_strikes
 # trial stays within ±π and the largest range is below this, the file is in radians.
 RADIANS_MAX_RANGE = 3.2
 _TIME_STEP_TOLERANCE = 1e-3
+# No joint angle of walking comes near a full turn; beyond it the values are in another unit or broken.
+PLAUSIBLE_ANGLE_LIMIT_DEG = 360.0
+# Training standard deviations an angle may lie from the training mean before it counts as far
+# outside the data the model has seen (walking angles span about ±3 SD of a cohort).
+TRAINING_RANGE_MARGIN_SD = 10.0
 
 
 def read_angles(path: Path, input_names: list[str], target_rate_hz: float) -> pd.DataFrame:
@@ -33,6 +38,8 @@ def read_angles(path: Path, input_names: list[str], target_rate_hz: float) -> pd
         or fewer than two frames.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputDataError(path, "is a folder, not an angle file (IK .mot/.sto or CSV)")
     if not path.is_file():
         raise InputDataError(path, "angle file not found")
     table, in_degrees = _read_table(path)
@@ -52,6 +59,24 @@ def read_angles(path: Path, input_names: list[str], target_rate_hz: float) -> pd
         angles[input_names] = np.degrees(angles[input_names].to_numpy())
         angles.attrs["converted_from_radians"] = True
     return resample(angles, target_rate_hz)
+
+
+def implausible_angles(angles: pd.DataFrame, input_names: list[str], mean_deg: np.ndarray,
+                       std_deg: np.ndarray) -> list[str]:
+    """Input channels (with their extreme value) outside any plausible range for a walking trial.
+
+    A channel is implausible when some value exceeds ``PLAUSIBLE_ANGLE_LIMIT_DEG`` in magnitude or
+    lies more than ``TRAINING_RANGE_MARGIN_SD`` training standard deviations (``std_deg``, per
+    channel) from the training mean (``mean_deg``): the surrogate's output there means nothing.
+    """
+    values = angles[input_names].to_numpy(float)
+    far = np.abs(values - mean_deg) > TRAINING_RANGE_MARGIN_SD * std_deg
+    flagged = (np.abs(values) > PLAUSIBLE_ANGLE_LIMIT_DEG) | far
+    found = []
+    for k in np.flatnonzero(flagged.any(axis=0)):
+        extreme = values[np.argmax(np.abs(values[:, k] - mean_deg[k])), k]
+        found.append(f"{input_names[k]} ({extreme:.4g} deg; training {mean_deg[k]:.3g} ± {std_deg[k]:.3g})")
+    return found
 
 
 def looks_like_radians(values: np.ndarray) -> bool:

@@ -42,6 +42,7 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
     from gait2hip.surrogate.evaluate import evaluate_checkpoint
     from gait2hip.workflows.report import write_report
 
+    validate_workflow(config)
     out = Path(config.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     step_seconds: dict[str, float] = {}
@@ -113,6 +114,78 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
     return summary
 
 
+def validate_workflow(config: WorkflowConfig) -> None:
+    """Check the whole workflow before its first OpenSim call; raise ConfigError naming what is wrong.
+
+    Checked: the output folder, the cohort source (preset or folder), the pipeline settings
+    file, every model's training config with the workflow's overrides (model names, their YAML
+    files, budgets, split fractions, and that the split leaves a subject for each part), and the
+    zero-shot groups' spelling against the cohort's groups.
+    """
+    import pandas as pd
+
+    from gait2hip.core.errors import ConfigError
+    from gait2hip.pipeline.config import PipelineConfig
+    from gait2hip.surrogate.models.registry import MODELS
+    from gait2hip.surrogate.split import split_subjects
+    from gait2hip.workflows.arguments import check_output_folder
+
+    check_output_folder(Path(config.out), "out")
+    subjects_by_group = _cohort_subjects_by_group(config)
+    if config.label.pipeline_config:
+        PipelineConfig.from_yaml(config.label.pipeline_config)
+    unknown = [name for name in config.train.models if name not in MODELS]
+    if unknown:
+        raise ConfigError(f"train.models: unknown model(s) {', '.join(unknown)}; registered: "
+                          f"{', '.join(sorted(MODELS))}")
+    for name in config.train.models:
+        training = _training_config(name, config)
+        missing = [group for group in training.groups if group not in subjects_by_group]
+        if missing:
+            raise ConfigError(f"{SURROGATE_CONFIGS / f'{name}.yaml'}: groups {missing} not in the cohort "
+                              f"(its groups: {', '.join(sorted(subjects_by_group))})")
+        trained_on = [subject for group in training.groups for subject in subjects_by_group[group]]
+        table = pd.DataFrame({"subject": trained_on, "cadence_condition": "any"})
+        try:
+            split_subjects(table, tuple(training.split_fractions), training.seed, tries=1)
+        except ConfigError as error:
+            raise ConfigError(f"train.split_fractions (model {name}): {error}") from None
+    unknown = [group for group in config.evaluate.external_groups if group not in subjects_by_group]
+    if unknown:
+        raise ConfigError(f"evaluate.external_groups: {', '.join(unknown)} not a group of the cohort "
+                          f"(its groups: {', '.join(sorted(subjects_by_group))})")
+
+
+def _cohort_subjects_by_group(config: WorkflowConfig) -> dict[str, list[str]]:
+    """The cohort's subject ids by group: from the preset, or from the cohort folder's subject files."""
+    from gait2hip.virtual_lab.presets import CohortPreset
+
+    if config.cohort.folder:
+        from gait2hip.pipeline.cohort import discover_cohort
+        from gait2hip.workflows.arguments import check_input_folder
+
+        check_input_folder(Path(config.cohort.folder), "cohort.folder", "cohort folder")
+        groups: dict[str, list[str]] = {}
+        for subject in discover_cohort(Path(config.cohort.folder)).subjects:
+            groups.setdefault(subject.info.group, []).append(subject.info.subject_id)
+        return groups
+    preset = CohortPreset.load(config.cohort.preset)
+    return {group.group: [f"{group.group}{k}" for k in range(group.subjects)] for group in preset.groups}
+
+
+def _training_config(name: str, config: WorkflowConfig):
+    """Model ``name``'s training config (``surrogate/configs/<name>.yaml``) with the workflow's overrides."""
+    from gait2hip.surrogate.config import TrainingConfig
+    from gait2hip.workflows.arguments import replaced
+
+    training = TrainingConfig.from_yaml(SURROGATE_CONFIGS / f"{name}.yaml")
+    overrides = {"seed": config.train.seed}
+    for key in ("max_epochs", "patience", "split_fractions"):
+        if getattr(config.train, key) is not None:
+            overrides[key] = getattr(config.train, key)
+    return replaced(training, f"train (model {name})", **overrides)
+
+
 def _cohort(config: WorkflowConfig, out: Path, force: bool, progress: Callable[[str], None]) -> Path:
     if config.cohort.folder:
         progress(f"      using the cohort at {config.cohort.folder}")
@@ -137,15 +210,9 @@ def _cohort(config: WorkflowConfig, out: Path, force: bool, progress: Callable[[
 
 def _train(name: str, config: WorkflowConfig, dataset: Path, run_dir: Path, force: bool,
            progress: Callable[[str], None]) -> Path:
-    from gait2hip.surrogate.config import TrainingConfig
     from gait2hip.surrogate.train import train_from_config
 
-    training = TrainingConfig.from_yaml(SURROGATE_CONFIGS / f"{name}.yaml")
-    overrides = {"seed": config.train.seed}
-    for key in ("max_epochs", "patience", "split_fractions"):
-        if getattr(config.train, key) is not None:
-            overrides[key] = getattr(config.train, key)
-    training = dataclasses.replace(training, **overrides)
+    training = _training_config(name, config)
     fingerprint = _fingerprint(training.to_dict(), dataset)
     summary_path = run_dir / "summary.json"
     if not force and summary_path.is_file() and (run_dir / "best.pt").is_file():

@@ -65,6 +65,9 @@ class Scenario:
     lab_from_canonical: np.ndarray = field(default_factory=lambda: Z_UP_LAB.copy())
     units: str = "mm"
     noise_hz: float | None = None  # a sinusoid of this frequency added to every plate's Fz channel
+    # What the plate channels carry: the ground's "reaction" on the subject (as lab systems
+    # write them) or the subject's "action" on the plate (the opposite sign).
+    plate_channels: str = "reaction"
     noise_n: float = 0.0
     channel_offset: int = 0  # added to FORCE_PLATFORM:CHANNEL (points past the analog channels when > 0)
 
@@ -194,13 +197,17 @@ def c3d_content(scenario: Scenario) -> dict:
         corners.append(np.array(plate_corners) @ lab.T * to_unit)
         origins.append(np.asarray(plate.origin_m) * to_unit)
         force, cop, free_moment = plate.reaction(analog_times)
-        action_force = -force @ plate_axes  # canonical → plate axes: v_plate = plate_axes.T @ v
+        # Lab systems write the ground's reaction on the subject (Fz < 0 along the plate's downward z).
+        sign = {"reaction": 1.0, "action": -1.0}[scenario.plate_channels]
+        channel_force = sign * force @ plate_axes  # canonical → plate axes: v_plate = plate_axes.T @ v
         cop_plate = (cop - centre) @ plate_axes
-        action_torque = -np.column_stack([np.zeros_like(free_moment), free_moment, np.zeros_like(free_moment)]) @ plate_axes
-        moment = np.cross(cop_plate - np.asarray(plate.origin_m), action_force) + action_torque
+        torque = np.column_stack([np.zeros_like(free_moment), free_moment, np.zeros_like(free_moment)])
+        channel_torque = sign * torque @ plate_axes
+        moment = np.cross(cop_plate - np.asarray(plate.origin_m), channel_force) + channel_torque
         if scenario.noise_hz:
-            action_force[:, 2] += scenario.noise_n * np.sin(2 * np.pi * scenario.noise_hz * analog_times)
-        channels.append(np.column_stack([action_force, moment * to_unit]))
+            # The same disturbance of the subject's action (along the plate's z) whatever the channels carry.
+            channel_force[:, 2] -= sign * scenario.noise_n * np.sin(2 * np.pi * scenario.noise_hz * analog_times)
+        channels.append(np.column_stack([channel_force, moment * to_unit]))
         labels += [f"{name}{number}" for name in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")]
         units += ["N"] * 3 + [f"N{scenario.units}"] * 3
     n_plates = len(scenario.plates)

@@ -25,7 +25,8 @@ def test_ingest_folder_with_static_and_walking_trials(scenarios, tmp_path):
     scenarios.write_c3d(folder / "Static 1.c3d", scenarios.static_scenario())
     scenarios.write_c3d(folder / "walk_01.c3d", scenarios.walking_scenario())
     scenarios.write_c3d(folder / "walk_02.c3d", scenarios.walking_scenario(units="m"))
-    assert main(["ingest", "c3d", str(folder), "--out", str(tmp_path / "S01"), "--vertical-axis", "z"]) == 0
+    assert main(["ingest", "c3d", str(folder), "--out", str(tmp_path / "S01"), "--vertical-axis", "z",
+                 "--mass", "70", "--height", "1.7"]) == 0
     assert (tmp_path / "S01" / "static.trc").is_file()
     assert sorted(p.name for p in (tmp_path / "S01" / "trials").iterdir()) == ["walk_01", "walk_02"]
 
@@ -42,7 +43,7 @@ def test_folder_with_one_bad_file_converts_the_others_and_exits_1(scenarios, tmp
     folder.mkdir()
     scenarios.write_c3d(folder / "walk_01.c3d", scenarios.walking_scenario())
     (folder / "walk_02.c3d").write_bytes(b"\x00" * 10)
-    assert main(["ingest", "c3d", str(folder), "--out", str(tmp_path / "S01")]) == 1
+    assert main(["ingest", "c3d", str(folder), "--out", str(tmp_path / "S01"), "--mass", "70", "--height", "1.7"]) == 1
     assert [p.name for p in (tmp_path / "S01" / "trials").iterdir()] == ["walk_01"]
     assert "FAILED  walk_02.c3d" in capsys.readouterr().out
 
@@ -51,3 +52,10 @@ def test_unknown_option_value_is_a_config_error(scenarios, tmp_path):
     c3d = scenarios.write_c3d(tmp_path / "walk.c3d", scenarios.walking_scenario())
     assert main(["ingest", "c3d", str(c3d), "--out", str(tmp_path / "S01"), "--vertical-axis", "up"]) == 2
     assert not (tmp_path / "S01").exists()
+
+
+def test_without_mass_and_height_in_flags_or_file_the_error_names_the_options(scenarios, tmp_path, caplog):
+    c3d = scenarios.write_c3d(tmp_path / "walk.c3d", scenarios.walking_scenario())
+    assert main(["ingest", "c3d", str(c3d), "--out", str(tmp_path / "S01")]) == 2
+    assert "subject.yaml: not written: no body mass (--mass KG) and height (--height M) given" in caplog.text
+    assert not (tmp_path / "S01" / "subject.yaml").exists()

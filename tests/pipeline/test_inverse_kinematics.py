@@ -9,7 +9,7 @@ import numpy as np
 from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
 from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
-from gait2hip.pipeline.model_config import ModelConfig
+from gait2hip.pipeline.model_config import CoordinateTarget, ModelConfig
 from support.synthetic_pipeline_data import marker_positions, write_trc
 
 IK_RMS_TOLERANCE_DEG = 0.5
@@ -51,3 +51,47 @@ def test_ik_recovers_known_coordinates(subject_files, tmp_path):
         error_deg = coordinates[name].to_numpy() - np.degrees(motion[name])
         assert np.sqrt(np.mean(error_deg ** 2)) < IK_RMS_TOLERANCE_DEG, name
     assert result.marker_max_error_m < 1e-3
+
+
+HELD_TOLERANCE_DEG = 0.5
+
+
+def test_a_held_rotational_coordinate_is_given_in_degrees(subject_files, tmp_path):
+    """Static IK holding subtalar at 10° (weight 1000) gives ≈ 10°, not 10 rad."""
+    model_config = ModelConfig.load("gait2392")
+    weights = model_config.markers_used("static")
+    clean = write_trc_m(check_and_fill(read_trc(subject_files.static_trc_path), list(weights), 0.1),
+                        tmp_path / "static.trc")
+    held = {"subtalar_angle_r": CoordinateTarget(10.0), "pelvis_tz": CoordinateTarget(0.02, weight=1e4)}
+
+    result = run_inverse_kinematics(
+        model_path=subject_files.marker_model_path, markers_trc_path=clean, out_dir=tmp_path / "ik",
+        marker_weights=weights, accuracy=1e-6, time_range_s=(0.0, 0.05), trial_id="S01/static",
+        coordinate_targets=held)
+
+    coordinates = read_opensim_table(result.coordinates_path)
+    np.testing.assert_allclose(coordinates["subtalar_angle_r"], 10.0, atol=HELD_TOLERANCE_DEG)
+    # Translations stay in m: 2 cm asked, 2 cm held (the markers pull towards 0).
+    np.testing.assert_allclose(coordinates["pelvis_tz"], 0.02, atol=0.002)
+
+
+def test_walking_ik_holds_the_models_walking_coordinates(subject_files, tmp_path):
+    """Markers made with subtalar at 8°: walking IK holds it at the model.yaml's 0° instead."""
+    n_frames = 5
+    motion = {"subtalar_angle_r": np.full(n_frames, math.radians(8.0)), "pelvis_tilt": np.zeros(n_frames)}
+    names, positions = marker_positions(subject_files.marker_model_path, motion)
+    trc = write_trc(tmp_path / "walk.trc", names, positions, RATE_HZ, units="mm")
+    model_config = ModelConfig.load("gait2392")
+    weights = model_config.markers_used("dynamic")
+    clean = write_trc_m(check_and_fill(read_trc(trc), list(weights), 0.1), tmp_path / "clean.trc")
+    solved = {}
+    for label, targets in (("free", None), ("held", model_config.walking_ik_coordinates)):
+        result = run_inverse_kinematics(
+            model_path=subject_files.marker_model_path, markers_trc_path=clean, out_dir=tmp_path / label,
+            marker_weights=weights, accuracy=1e-6, time_range_s=(0.0, (n_frames - 1) / RATE_HZ),
+            trial_id="S01/walk", coordinate_targets=targets)
+        solved[label] = read_opensim_table(result.coordinates_path)["subtalar_angle_r"].to_numpy()
+
+    assert model_config.walking_ik_coordinates["subtalar_angle_r"].value == 0.0
+    np.testing.assert_allclose(solved["free"], 8.0, atol=HELD_TOLERANCE_DEG)
+    np.testing.assert_allclose(solved["held"], 0.0, atol=HELD_TOLERANCE_DEG)

@@ -7,7 +7,7 @@ import opensim
 import pytest
 
 from gait2hip.pipeline.config import PipelineConfig
-from gait2hip.core.errors import InputDataError
+from gait2hip.core.errors import ConfigError, InputDataError
 from gait2hip.pipeline.scale import scale_subject
 from gait2hip.pipeline.subject import SubjectInfo
 from support.synthetic_pipeline_data import marker_positions, model_with_markers, write_trc
@@ -56,3 +56,54 @@ def test_protocol_without_cluster_markers_still_labels(subject_files, still_tria
     static = write_trc(tmp_path / "static.trc", [names[i] for i in keep], positions[:, keep], 100.0)
     result = scale_subject(subject_files.subject, static, tmp_path / "scale", PipelineConfig())
     np.testing.assert_allclose(result.scale_factors["calcn_r"], 1.0, rtol=SCALE_FACTOR_TOLERANCE)
+
+
+def _model_yaml_with(tmp_path, change) -> str:
+    """A copy of gait2392's model.yaml (pointing at the shipped model) with ``change`` applied to its mapping."""
+    import yaml
+
+    from gait2hip import opensim_models
+
+    source = opensim_models.model_config_path("gait2392")
+    raw = yaml.safe_load(source.read_text())
+    raw["model_file"] = str(source.parent / raw["model_file"])
+    raw["marker_set_file"] = str(source.parent / raw["marker_set_file"])
+    change(raw)
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return str(path)
+
+
+def test_a_misspelt_body_in_a_scale_measurement_is_named(subject_files, tmp_path):
+    def misspell(raw):
+        raw["scale_measurements"]["thigh"]["bodies"] = ["femur_r", "femur_lt"]
+    config = PipelineConfig(model=_model_yaml_with(tmp_path, misspell))
+    with pytest.raises(ConfigError, match=r"model\.yaml: scale_measurements\.thigh\.bodies names 'femur_lt', not a body"):
+        scale_subject(subject_files.subject, subject_files.static_trc_path, tmp_path / "scale", config)
+
+
+def test_a_marker_weight_naming_a_marker_the_marker_set_lacks_is_named(subject_files, tmp_path):
+    def add_marker(raw):
+        raw["marker_weights"]["R.Knee.Lateral"] = {"static": 1, "dynamic": 1}
+    config = PipelineConfig(model=_model_yaml_with(tmp_path, add_marker))
+    with pytest.raises(ConfigError, match=r"marker_weights names 'R\.Knee\.Lateral', not a marker of markerset\.xml"):
+        scale_subject(subject_files.subject, subject_files.static_trc_path, tmp_path / "scale", config)
+
+
+def test_measurements_on_chosen_axes_and_manual_factors_scale_only_what_they_name(tmp_path):
+    big_model = model_with_markers(tmp_path / "big.osim", scale_factor=KNOWN_SCALE)
+    names, positions = marker_positions(big_model, {"pelvis_tilt": np.zeros(20)})
+    static = write_trc(tmp_path / "static.trc", names, positions, 100.0, units="mm")
+    manual_torso = [1.1, 1.2, 1.3]
+
+    def per_axis(raw):
+        raw["scale_measurements"]["pelvis"]["axes"] = ["X", "Z"]
+        raw["manual_scale_factors"] = {"torso": manual_torso}
+    config = PipelineConfig(model=_model_yaml_with(tmp_path, per_axis))
+
+    result = scale_subject(SubjectInfo("S03", 81.0, 1.89), static, tmp_path / "scale", config)
+
+    np.testing.assert_allclose(result.scale_factors["pelvis"][[0, 2]], KNOWN_SCALE, rtol=SCALE_FACTOR_TOLERANCE)
+    assert result.scale_factors["pelvis"][1] == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(result.scale_factors["torso"], manual_torso, rtol=1e-9)
+    np.testing.assert_allclose(result.scale_factors["femur_r"], KNOWN_SCALE, rtol=SCALE_FACTOR_TOLERANCE)

@@ -131,7 +131,8 @@ def test_training_resumed_from_its_last_checkpoint_ends_as_one_uninterrupted_run
             assert torch.equal(got.model_state[key], tensor), key
     assert json.loads((tmp_path / "parts" / "history.json").read_text()) == json.loads((tmp_path / "whole" / "history.json").read_text())
     # A run that stopped early stays stopped when resumed.
-    stopped = dataclasses.replace(config, patience=1, learning_rate=0.0, lr_reduce_patience=0)   # no epoch improves
+    # A learning rate far below float32's resolution of the weights: no epoch improves.
+    stopped = dataclasses.replace(config, patience=1, learning_rate=1e-30, lr_reduce_patience=0)
     first = train_from_config(stopped, labelled_dataset, tmp_path / "early")
     again = train_from_config(stopped, labelled_dataset, tmp_path / "early", resume=True)
     assert first.epochs_run < 4 and again.epochs_run == first.epochs_run

@@ -37,8 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.surrogate.checkpoint import FORMAT, load_checkpoint, save_checkpoint
     from gait2hip.surrogate.legacy_checkpoint import checkpoint_from_legacy
 
+    from gait2hip.workflows.arguments import check_output_file
+
     if not args.old.is_file():
-        raise CheckpointError(args.old, "checkpoint file not found" if not args.old.exists() else "not a file")
+        raise CheckpointError(args.old, "checkpoint file not found" if not args.old.exists()
+                              else "is a folder, not a checkpoint file")
+    if args.old.stat().st_size == 0:
+        raise CheckpointError(args.old, "the checkpoint file is empty")
+    check_output_file(args.new, "NEW")
     try:
         content = _read_safely(args.old)
     except pickle.UnpicklingError as error:
@@ -53,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
                 ModuleNotFoundError) as unreadable:
             raise CheckpointError(args.old, f"not a readable checkpoint ({type(unreadable).__name__}: "
                                             f"{unreadable})") from unreadable
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise CheckpointError(args.old, f"not a readable PyTorch checkpoint ({type(error).__name__}: "
-                                        f"{error})") from error
+    except Exception as error:  # noqa: BLE001
+        # The weights-only reader runs no code; on bytes that are not a checkpoint it fails with
+        # whatever its parser hits (EOFError, IndexError, RuntimeError from the zip reader, ...).
+        raise CheckpointError(args.old, f"not a readable PyTorch checkpoint (truncated, damaged or another kind "
+                                        f"of file: {type(error).__name__}: {error})") from None
     if isinstance(content, dict) and content.get("format") == FORMAT:
         _, checkpoint = load_checkpoint(args.old)
         print(f"{args.old} is already in the current format; nothing to convert")

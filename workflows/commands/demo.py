@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from gait2hip.workflows.arguments import seed
+
 DESCRIPTION = """\
 Build one short walking trial from the gait2392 model itself (the virtual gait lab: a
 subject-scaled model walks a normative template at 110 steps/min; markers by OpenSim forward
@@ -19,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="synthesize one walking trial and label it end to end",
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR", help="output folder")
-    parser.add_argument("--seed", type=int, default=2026, help="random seed of the synthetic subject")
+    parser.add_argument("--seed", type=seed, default=2026, help="random seed of the synthetic subject")
     parser.set_defaults(func=run)
 
 
@@ -40,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
     from gait2hip.workflows.console import format_trial_report
 
+    from gait2hip.workflows.arguments import check_output_folder
+
     keep_opensim_console_quiet()
-    out = args.out.resolve()
+    out = check_output_folder(args.out).resolve()
     preset = dataclasses.replace(CohortPreset.load("demo"), name="demo-one-trial", seed=args.seed,
                                  groups=(GroupSpec("healthy", 1, (110.0,), 1),))
     print("1/2 synthesizing one walking trial from gait2392 (SYNTHETIC data: virtual gait lab) ...")
@@ -56,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
     result = label_trial(subject.info, scaled.scaled_model_path, trial.markers_path, trial.grf_path,
                          out / "labels" / trial.key, config, trial.key)
     print(format_trial_report(result, scaled.wall_time_s))
+    if result.labels_path is None:   # past a QC fail limit: no label table to show
+        write_json_atomically(out / "summary.json", {
+            "kind": "gait2hip.demo", "synthetic": True, "trial": trial.key, "status": result.status,
+            "reasons": result.reasons, "qc": result.qc, "labels": None})
+        print(f"no labels: {'; '.join(result.reasons)}")
+        return 1
     table = pd.read_parquet(result.labels_path)
     columns = ["time", "hip_flexion_r", "knee_angle_r", "hip_flexion_r_moment", "hip_adduction_r_moment",
                "glut_med1_r_force", "glut_max1_r_force", "iliacus_r_force"]

@@ -27,8 +27,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gait2hip.core.errors import ConfigError
+    from gait2hip.surrogate.checkpoint import read_checkpoint
+    from gait2hip.surrogate.dataset import load_dataset
     from gait2hip.surrogate.evaluate import evaluate_checkpoint
+    from gait2hip.workflows.arguments import check_input_folder, check_output_folder
 
+    check_output_folder(args.out)
+    read_checkpoint(args.checkpoint)   # a damaged checkpoint is named before any dataset is read
+    check_input_folder(args.data, "--data", "label dataset folder")
+    if args.external is not None:
+        check_input_folder(args.external, "--external", "label dataset folder")
+    if args.external_group:
+        source = args.external if args.external is not None else args.data
+        table = load_dataset(source)
+        present = sorted(table["group"].unique()) if "group" in table.columns else []
+        unknown = [group for group in args.external_group if group not in present]
+        if unknown:
+            raise ConfigError(f"--external-group {', '.join(unknown)}: not a group of {source} "
+                              f"(its groups: {', '.join(present) or 'none'})")
     summary = evaluate_checkpoint(args.checkpoint, args.data, args.out, args.external,
                                   tuple(args.external_group) if args.external_group else None)
     print((args.out / "results.md").read_text())

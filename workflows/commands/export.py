@@ -31,7 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.core.atomic import write_json_atomically
     from gait2hip.surrogate.export import export_program
 
-    out = args.out or args.checkpoint.with_suffix(".pt2")
+    from gait2hip.surrogate.checkpoint import read_checkpoint
+    from gait2hip.workflows.arguments import check_output_file
+
+    read_checkpoint(args.checkpoint)   # a damaged checkpoint is named before anything is written
+    out = check_output_file(args.out or args.checkpoint.with_suffix(".pt2"))
     metadata = export_program(args.checkpoint, out)
     write_json_atomically(out.with_name(out.name + ".summary.json"), {"kind": "gait2hip.export", "file": str(out),
                                                                      **metadata})

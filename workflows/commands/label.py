@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gait2hip.workflows.arguments import jobs, time_limit_s
+
 # gait2hip.pipeline.batch.BACKENDS, spelled here because importing the batch engine loads
 # OpenSim and --help must work without it (tests/workflows/test_without_opensim.py pins the two equal).
 BACKENDS = ("loky", "dask")
@@ -34,13 +36,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cohort_dir", type=Path, metavar="COHORT_DIR", help="cohort folder with cohort.yaml")
     parser.add_argument("--out", type=Path, required=True, metavar="LABELS_DIR", help="output folder")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel tasks (-1: one per core; default 1)")
+    parser.add_argument("--jobs", type=jobs, default=1, help="parallel tasks (-1: one per core; default 1)")
     parser.add_argument("--backend", choices=BACKENDS, default="loky", help="joblib backend (default loky)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler address (with --backend dask); default: start a local cluster")
     parser.add_argument("--config", type=Path, default=None, metavar="YAML",
                         help=f"pipeline settings (any subset of {DEFAULT_CONFIG_PATH.name})")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up on one task after this")
+    parser.add_argument("--timeout", type=time_limit_s, default=None, metavar="SECONDS",
+                        help="give up on one task after this (default: 600 s + 1 s per marker frame of its trial; "
+                             "inf: no limit)")
     parser.add_argument("--tolerate-failures", action="store_true", help="exit 0 even when some trials failed")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -55,10 +59,15 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.core.errors import ConfigError
     from gait2hip.pipeline.batch import BatchOptions, label_cohort
     from gait2hip.pipeline.config import PipelineConfig
+    from gait2hip.workflows.arguments import check_input_folder, check_output_folder, check_scheduler_reachable
 
+    check_output_folder(args.out)
+    check_input_folder(args.cohort_dir, "COHORT_DIR", "cohort folder")
     config = PipelineConfig.from_yaml(args.config) if args.config else PipelineConfig()
     if args.scheduler and args.backend != "dask":
-        raise ConfigError("--scheduler needs --backend dask")
+        raise ConfigError(f"--scheduler {args.scheduler}: needs --backend dask")
+    if args.scheduler:
+        check_scheduler_reachable(args.scheduler)
     try:
         options = BatchOptions(jobs=args.jobs, backend=args.backend, scheduler_address=args.scheduler,
                                timeout_s=args.timeout, quiet=args.quiet)

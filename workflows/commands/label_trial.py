@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gait2hip.workflows.arguments import finite_float, plain_name
+
 if TYPE_CHECKING:
     from gait2hip.pipeline.subject import SubjectInfo
 
@@ -28,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     who = parser.add_argument_group("subject (give --subject, or --mass and --height)")
     who.add_argument("--subject", type=Path, metavar="SUBJECT_YAML",
                      help="subject.yaml with id, mass_kg, height_m (group, affected_side optional)")
-    who.add_argument("--mass", type=float, metavar="KG", help="body mass in kg")
-    who.add_argument("--height", type=float, metavar="M", help="standing height in m")
+    who.add_argument("--mass", type=finite_float, metavar="KG", help="body mass in kg")
+    who.add_argument("--height", type=finite_float, metavar="M", help="standing height in m")
     who.add_argument("--subject-id", default="subject", help="subject id when --subject is not given")
     parser.add_argument("--static", type=Path, required=True, metavar="TRC",
                         help="static standing trial (TRC; mm or m as its header says), used for scaling")
@@ -38,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grf", type=Path, required=True, metavar="MOT",
                         help="walking trial ground reaction forces (.mot), one force set per foot")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--trial-id", default=None, help="trial id (default: the markers file's stem)")
+    parser.add_argument("--trial-id", type=plain_name, default=None,
+                        help="trial id, a plain folder name under OUT (default: the markers file's stem)")
     parser.add_argument("--config", type=Path, default=None, metavar="YAML",
                         help=f"pipeline settings (any subset of {DEFAULT_CONFIG_PATH.name}; defaults when omitted)")
     parser.set_defaults(func=run)
@@ -56,13 +59,19 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.pipeline.scale import scale_subject
     from gait2hip.pipeline.status import TrialStatus
     from gait2hip.pipeline.trial import label_trial
+    from gait2hip.workflows.arguments import check_input_file, check_output_folder, inside
     from gait2hip.workflows.console import format_trial_report
 
     keep_opensim_console_quiet()
+    check_output_folder(args.out)
     config = PipelineConfig.from_yaml(args.config) if args.config else PipelineConfig()
     subject = _subject_from(args)
+    check_input_file(args.static, "--static", "static trial (TRC)")
+    check_input_file(args.markers, "--markers", "marker file (TRC)")
+    check_input_file(args.grf, "--grf", "GRF file (.mot)")
     trial_id = args.trial_id or args.markers.stem
     out_dir = args.out.resolve()
+    inside(out_dir, trial_id, "--trial-id")
     print(f"scaling {config.model} to subject {subject.subject_id} ({subject.mass_kg:g} kg, {subject.height_m:g} m)...")
     scaled = scale_subject(subject, args.static, out_dir / "scale", config)
     print(f"  scaled in {scaled.wall_time_s:.2f} s; landmark fit RMS {scaled.marker_rms_error_m * 1000:.1f} mm, "
@@ -71,22 +80,22 @@ def run(args: argparse.Namespace) -> int:
     result = label_trial(subject, scaled.scaled_model_path, args.markers, args.grf, out_dir / trial_id,
                          config, f"{subject.subject_id}/{trial_id}")
     print(format_trial_report(result, scaled.wall_time_s))
-    table = pd.read_parquet(result.labels_path)
-    with pd.option_context("display.max_columns", 8, "display.width", 120):
-        print(table.head())
+    if result.labels_path is not None:   # a trial past a QC fail limit keeps no label table
+        with pd.option_context("display.max_columns", 8, "display.width", 120):
+            print(pd.read_parquet(result.labels_path).head())
     write_json_atomically(out_dir / "summary.json", {
         "kind": "gait2hip.label-trial",
         "subject": subject.subject_id,
         "trial": trial_id,
         "status": result.status,
         "reasons": result.reasons,
-        "labels": str(result.labels_path),
+        "labels": str(result.labels_path) if result.labels_path else None,
         "trial_summary": str(result.summary_path),
         "scaled_model": str(scaled.scaled_model_path),
         "scale_landmark_rms_error_m": scaled.marker_rms_error_m,
         "wall_time_s": {"scale": scaled.wall_time_s, **result.timings_s},
     })
-    print(f"labels: {result.labels_path}")
+    print(f"labels: {result.labels_path}" if result.labels_path else f"no labels: {'; '.join(result.reasons)}")
     return 0 if result.status != TrialStatus.FAILED else 1
 
 
@@ -97,7 +106,10 @@ def _subject_from(args: argparse.Namespace) -> SubjectInfo:
     if args.subject is not None:
         return SubjectInfo.from_yaml(args.subject)
     if args.mass is None or args.height is None:
-        raise InputDataError(Path("."), "give --subject SUBJECT_YAML, or both --mass (kg) and --height (m)")
+        given = "--mass without --height" if args.mass is not None else (
+            "--height without --mass" if args.height is not None else "no subject")
+        raise InputDataError(Path("--subject"), f"{given}: give --subject SUBJECT_YAML, or both --mass (kg) and "
+                                                f"--height (m)")
     try:
         return SubjectInfo(args.subject_id, args.mass, args.height)
     except ValueError as error:

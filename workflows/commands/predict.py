@@ -46,10 +46,23 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.core.optional import is_available
     from gait2hip.surrogate.checkpoint import load_checkpoint
     from gait2hip.surrogate.inference import SequenceInputError, predict_sequence
-    from gait2hip.workflows.prediction_inputs import read_angles, right_heel_strike_frames
+    from gait2hip.workflows.arguments import check_output_file
+    from gait2hip.workflows.prediction_inputs import implausible_angles, read_angles, right_heel_strike_frames
 
     model, checkpoint = load_checkpoint(args.checkpoint)
+    out = args.out or args.input.with_name(f"{args.input.stem}_surrogate")
+    if out.exists():
+        raise InputDataError(out, "--out is the output path without extension (OUT.csv, OUT.sto and "
+                                  "OUT.summary.json are written); it exists as a " + ("folder" if out.is_dir() else "file"))
+    for suffix in (".csv", ".summary.json"):
+        check_output_file(out.with_suffix(suffix))
     angles = read_angles(args.input, list(checkpoint.input_names), RATE_HZ)
+    implausible = implausible_angles(angles, list(checkpoint.input_names), checkpoint.input_scaler.mean,
+                                     checkpoint.input_scaler.std)
+    if implausible:
+        logging.getLogger("gait2hip").warning(
+            "warning: %s: angles outside any plausible range for walking, predictions there mean nothing: %s",
+            args.input, "; ".join(implausible))
     strikes = None
     if checkpoint.segmentation.mode == "cycles":
         strikes = right_heel_strike_frames(angles, args.input, args.grf, args.heel_strikes)
@@ -58,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
     except SequenceInputError as error:
         raise InputDataError(args.input, str(error)) from error
     predicted = {"time": angles["time"].to_numpy(), **dict(zip(checkpoint.target_names, values.T))}
-    out = args.out or args.input.with_name(f"{args.input.stem}_surrogate")
     write_atomically(out.with_suffix(".csv"), lambda p: pd.DataFrame(predicted).to_csv(p, index=False))
     covered = ~np.isnan(values[:, 0])
     written = [out.with_suffix(".csv")]

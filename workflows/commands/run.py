@@ -28,8 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from gait2hip.core.optional import require
 
     require("opensim", needed_for="gait2hip run")
@@ -39,10 +37,18 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.workflows.run_workflow import run_workflow
     from gait2hip.workflows.workflow_config import WorkflowConfig
 
+    from gait2hip.core.errors import InputDataError
+    from gait2hip.workflows.arguments import check_output_folder, replaced
+
     keep_opensim_console_quiet()
+    if args.out is not None:
+        check_output_folder(args.out)
+    if args.update_readme is not None and not args.update_readme.is_file():
+        raise InputDataError(args.update_readme, "--update-readme: " + (
+            "is a folder, not a README file" if args.update_readme.is_dir() else "README file not found"))
     config = WorkflowConfig.from_yaml(args.workflow)
     if args.out is not None:
-        config = dataclasses.replace(config, out=str(args.out))
+        config = replaced(config, "--out", out=str(args.out))
     summary = run_workflow(config, force=args.force, command=f"gait2hip run {args.workflow}")
     print((Path(summary["out"]) / "report.md").read_text().split("## Runtime")[0][-4000:])
     if args.update_readme:

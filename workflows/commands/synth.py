@@ -7,6 +7,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+from gait2hip.workflows.arguments import cadences, positive_int, seed
+
 DESCRIPTION = """\
 Write a synthetic cohort in the lab layout (docs/cohort_layout.md): subject-scaled gait2392
 models walk a normative gait template at metronome cadences; markers (TRC, mm, 100 Hz) come
@@ -28,13 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default="demo", help="preset name in workflows/presets (demo, gait2hip60) or a YAML path")
     parser.add_argument("--group", choices=("healthy", "antalgic-hip"), default=None,
                         help="write only this group of the preset")
-    parser.add_argument("--subjects", type=int, default=None, help="subjects per group (overrides the preset)")
-    parser.add_argument("--cadences", default=None, metavar="90,110,130",
+    parser.add_argument("--subjects", type=positive_int, default=None, help="subjects per group (overrides the preset)")
+    parser.add_argument("--cadences", type=cadences, default=None, metavar="90,110,130",
                         help="metronome cadences in steps/min for the healthy group")
-    parser.add_argument("--trials", type=int, default=None, help="trials per cadence")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (overrides the preset)")
+    parser.add_argument("--trials", type=positive_int, default=None, help="trials per cadence")
+    parser.add_argument("--seed", type=seed, default=None, help="random seed (overrides the preset)")
     parser.add_argument("--validate", action="store_true", help="run the pipeline and check against the truth")
-    parser.add_argument("--validate-subjects", type=int, default=2, help="subjects checked by --validate (default 2)")
+    parser.add_argument("--validate-subjects", type=positive_int, default=2, help="subjects checked by --validate (default 2)")
     parser.set_defaults(func=run)
 
 
@@ -49,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.virtual_lab.presets import CohortPreset
     from gait2hip.virtual_lab.validation import validate_cohort
 
+    from gait2hip.workflows.arguments import check_output_folder
+
     keep_opensim_console_quiet()
+    check_output_folder(args.out)
     preset = _apply_overrides(CohortPreset.load(args.preset), args)
     print(f"synthesizing cohort {preset.name!r} (SYNTHETIC data, seed {preset.seed}) into {args.out} ...")
     summary = synthesize_cohort(preset, args.out, progress=lambda message: print(f"  {message}"))
@@ -73,10 +78,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _apply_overrides(preset, args):
+    """The preset with the command line's group, counts, cadences and seed; a value that cannot apply is an error."""
+    from gait2hip.core.errors import ConfigError
+    from gait2hip.workflows.arguments import replaced
+
     groups = preset.groups
     if args.group:
         groups = tuple(g for g in groups if g.group == args.group)
-    replaced = []
+        if not groups:
+            raise ConfigError(f"--group {args.group}: preset {preset.name!r} has no such group "
+                              f"(it has {', '.join(g.group for g in preset.groups)})")
+    if args.cadences and not any(group.group == "healthy" for group in groups):
+        raise ConfigError("--cadences sets the healthy group's cadences, and no healthy group is written "
+                          f"(groups: {', '.join(g.group for g in groups)})")
+    replaced_groups = []
     for group in groups:
         changes = {}
         if args.subjects is not None:
@@ -84,9 +99,9 @@ def _apply_overrides(preset, args):
         if args.trials is not None:
             changes["trials_per_cadence"] = args.trials
         if args.cadences and group.group == "healthy":
-            changes["cadences_steps_per_min"] = tuple(float(c) for c in args.cadences.split(","))
-        replaced.append(dataclasses.replace(group, **changes))
-    changes = {"groups": tuple(replaced)}
+            changes["cadences_steps_per_min"] = tuple(args.cadences)
+        replaced_groups.append(replaced(group, f"group {group.group}", **changes))
+    changes = {"groups": tuple(replaced_groups)}
     if args.seed is not None:
         changes["seed"] = args.seed
-    return dataclasses.replace(preset, **changes)
+    return replaced(preset, f"preset {preset.name!r}", **changes)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gait2hip.workflows.arguments import positive_int
+
 DESCRIPTION = """\
 Re-run the full OpenSim path (scaling amortised over the subject's timed trials, IK, ID, SO)
 on trials of COHORT_DIR, several repetitions, and time every given surrogate on the same
@@ -23,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", type=Path, action="append", required=True, metavar="CHECKPOINT",
                         help="best.pt of a training run (repeatable)")
     parser.add_argument("--trials", default=None, metavar="S01/T01,...", help="trial keys (default: test subjects)")
-    parser.add_argument("--n-trials", type=int, default=3, help="trials to time when --trials is not given")
-    parser.add_argument("--repetitions", type=int, default=3, help="OpenSim repetitions per trial")
+    parser.add_argument("--n-trials", type=positive_int, default=3, help="trials to time when --trials is not given")
+    parser.add_argument("--repetitions", type=positive_int, default=3, help="OpenSim repetitions per trial")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.set_defaults(func=run)
 
@@ -37,13 +39,54 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.surrogate.checkpoint import read_checkpoint
     from gait2hip.workflows.timing_study import run_timing_study
 
+    from gait2hip.workflows.arguments import check_input_folder, check_output_folder
+
     keep_opensim_console_quiet()
     checkpoints = {}
     for path in args.checkpoint:
         name = read_checkpoint(path).model
         checkpoints[name if name not in checkpoints else f"{name}:{path.parent.name}"] = path
-    trial_keys = [key.strip() for key in args.trials.split(",")] if args.trials else None
+    check_output_folder(args.out)
+    check_input_folder(args.cohort, "COHORT_DIR", "cohort folder")
+    check_input_folder(args.data, "--data", "label dataset folder")
+    trial_keys = _trial_keys(args.trials, args.data) if args.trials is not None else None
+    if trial_keys is None:
+        _check_test_trials(args.data, args.checkpoint[0], args.n_trials)
     run_timing_study(args.cohort, args.data, checkpoints, args.out, trial_keys=trial_keys, n_trials=args.n_trials,
                      repetitions=args.repetitions)
     print((args.out / "timing.md").read_text())
     return 0
+
+
+def _dataset_trial_keys(dataset: Path) -> list[str]:
+    from gait2hip.surrogate.dataset import load_dataset
+
+    table = load_dataset(dataset)
+    return sorted({f"{s}/{t}" for s, t in zip(table["subject"], table["trial"])})
+
+
+def _trial_keys(text: str, dataset: Path) -> list[str]:
+    """``--trials`` as trial keys, every one a trial of the dataset (else a ConfigError listing some that are)."""
+    from gait2hip.core.errors import ConfigError
+
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    if not keys:
+        raise ConfigError(f"--trials {text!r}: no trial key given (expected SUBJECT/TRIAL,...)")
+    available = _dataset_trial_keys(dataset)
+    unknown = [key for key in keys if key not in available]
+    if unknown:
+        shown = ", ".join(available[:6]) + (", ..." if len(available) > 6 else "")
+        raise ConfigError(f"--trials: {', '.join(unknown)} not in the dataset {dataset} ({len(available)} trials: "
+                          f"{shown})")
+    return keys
+
+
+def _check_test_trials(dataset: Path, checkpoint: Path, n_trials: int) -> None:
+    """Without --trials, the first checkpoint's test subjects must have trials in the dataset."""
+    from gait2hip.core.errors import ConfigError
+    from gait2hip.surrogate.checkpoint import read_checkpoint
+
+    test = set(read_checkpoint(checkpoint).split.test)
+    if not any(key.split("/")[0] in test for key in _dataset_trial_keys(dataset)):
+        raise ConfigError(f"--data {dataset}: holds no trial of {checkpoint}'s test subjects "
+                          f"({', '.join(sorted(test))}); give the dataset it was trained on, or --trials")
