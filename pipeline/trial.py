@@ -30,7 +30,7 @@ from gait2hip.pipeline.model_config import ModelConfig
 from gait2hip.pipeline.opensim_log import opensim_output_to
 from gait2hip.pipeline.qc import compute_qc
 from gait2hip.pipeline.batched_static_optimization import BatchedSOUnsupportedError, run_batched_static_optimization
-from gait2hip.pipeline.so_cross_check import cross_check_with_opensim
+from gait2hip.pipeline.so_cross_check import SOCrossCheck, cross_check_with_opensim
 from gait2hip.pipeline.static_optimization import MAX_START_RETRIES, SOResult, run_static_optimization
 from gait2hip.pipeline.status import USABLE_STATUSES, TrialStatus
 from gait2hip.pipeline.subject import SubjectInfo
@@ -59,7 +59,7 @@ class TrialResult:
     id_forces_path: Path | None = None
     so_forces_path: Path | None = None
     so_solver: str | None = None
-    so_cross_check: dict | None = None
+    so_cross_check: SOCrossCheck | None = None
 
 
 def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path: Path, grf_mot_path: Path,
@@ -164,7 +164,7 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             so_forces=read_opensim_table(static_optimization.forces_path),
             n_so_failed_frames=static_optimization.n_failed_frames, model_config=model_config,
             subject=subject, thresholds=config.qc,
-            so_cross_check_worst_pct_peak=result.so_cross_check["worst_pct_of_peak"] if result.so_cross_check else None)
+            so_cross_check_worst_pct_peak=result.so_cross_check.worst_pct_of_peak if result.so_cross_check else None)
         # Labels past a QC fail limit are no labels: a failed trial's folder holds none, so
         # nothing reading the labels folder picks them up.
         if report.status in USABLE_STATUSES:
@@ -229,7 +229,7 @@ def _run_static_optimization(result: TrialResult, *, settings: StaticOptimizatio
                 check = cross_check_with_opensim(batched, muscle_names=muscle_names,
                                                  n_frames=settings.cross_check_frames, settings=settings,
                                                  **{**stage_inputs, "out_dir": check_dir, "log_dir": check_dir / "logs"})
-                result.so_cross_check = check.to_json()
+                result.so_cross_check = check
                 result.timings_s["so_cross_check"] = check.wall_time_s
             return batched, "batched"
     return run_static_optimization(settings=settings, **stage_inputs), "opensim"
@@ -250,7 +250,7 @@ def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineCo
                    "scaled_model": str(Path(scaled_model_path).resolve())},
         "stages_run": list(result.timings_s),
         "so_solver": result.so_solver,
-        "so_cross_check": result.so_cross_check,
+        "so_cross_check": result.so_cross_check.to_json() if result.so_cross_check else None,
         "n_frames": result.n_frames,
         "marker_notes": result.marker_notes,
         "notes": result.notes,
