@@ -33,8 +33,10 @@ class IngestConfig(YamlConfig):
     Attributes
     ----------
     protocol
-        Shipped protocol name (``plug_in_gait``, ``helen_hayes``, ``qualisys_sports``) or
-        a path to a protocol YAML of your own.
+        ``auto`` (the shipped protocol that fits each file best, see
+        :mod:`gait2hip.ingest.protocol_detection`), a shipped protocol name
+        (``plug_in_gait``, ``helen_hayes``, ...; ``ingest/protocols/``) or a path to a protocol
+        YAML of your own.
     vertical_axis
         Lab axis pointing up (``+z``, ``-y``, ...); None detects it (plate load, markers).
     forward_axis
@@ -63,6 +65,10 @@ class IngestConfig(YamlConfig):
     min_stride_s
         Shortest plausible stride (s): kinematic events of one kind and side closer than
         this are the same event.
+    min_plate_contact_s
+        Shortest plate contact given to a foot (s); shorter loaded periods (a toe brushing a
+        plate, a load spike) are dropped, so they cannot become heel strikes of false short
+        cycles. 0 keeps every contact.
     ignore_plates
         1-based numbers of plates to leave out (e.g. a plate nobody steps on cleanly).
     required_markers
@@ -70,7 +76,7 @@ class IngestConfig(YamlConfig):
         every marker your pipeline configuration uses for IK).
     """
 
-    protocol: str = "plug_in_gait"
+    protocol: str = "auto"
     vertical_axis: str | None = None
     forward_axis: str | None = None
     lowpass_cutoff_hz: float | None = 50.0
@@ -81,6 +87,7 @@ class IngestConfig(YamlConfig):
     event_kinematic_tolerance_s: float = 0.15
     event_filter_cutoff_hz: float = 6.0
     min_stride_s: float = 0.5
+    min_plate_contact_s: float = 0.1
     ignore_plates: tuple[int, ...] = ()
     required_markers: tuple[str, ...] = ()
 
@@ -101,5 +108,7 @@ class IngestConfig(YamlConfig):
                      "min_stride_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.min_plate_contact_s < 0:
+            raise ValueError(f"min_plate_contact_s must be >= 0 s (0: keep every contact), got {self.min_plate_contact_s}")
         if any(number < 1 for number in self.ignore_plates):
             raise ValueError(f"ignore_plates holds 1-based plate numbers, got {list(self.ignore_plates)}")

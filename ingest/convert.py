@@ -29,10 +29,11 @@ from gait2hip.core.opensim_files import write_trc
 from gait2hip.ingest.axes import LabAxes, find_lab_axes
 from gait2hip.ingest.c3d_reader import C3DRecording, read_c3d
 from gait2hip.ingest.config import IngestConfig
-from gait2hip.ingest.foot_assignment import SIDES, PlateContact, assign_plates_to_feet
+from gait2hip.ingest.foot_assignment import SIDES, PlateContact, assign_plates_to_feet, find_short_contacts
 from gait2hip.ingest.force_plates import plate_reaction
 from gait2hip.ingest.gait_events import GaitEvents, detect_gait_events
-from gait2hip.ingest.protocols import MappedMarkers, MarkerProtocol, load_protocol, map_markers
+from gait2hip.ingest.protocol_detection import ProtocolChoice, choose_protocol
+from gait2hip.ingest.protocols import MappedMarkers, map_markers
 from gait2hip.ingest.writers import staged_folder, write_grf_mot, write_yaml
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class TrialConversion:
     subject_mass_kg, subject_height_m
         The subject's body mass (kg) and height (m) from the file's ``PROCESSING``
         parameters, None where it has none.
+    protocol
+        The marker protocol the file was read with, and how it was chosen.
     """
 
     trial_id: str
@@ -65,11 +68,13 @@ class TrialConversion:
     contacts: tuple[PlateContact, ...] = field(default=())
     subject_mass_kg: float | None = None
     subject_height_m: float | None = None
+    protocol: ProtocolChoice | None = None
 
 
 @dataclass(frozen=True)
 class _Prepared:
     recording: C3DRecording
+    protocol: ProtocolChoice
     markers: MappedMarkers
     axes: LabAxes
     positions_m: np.ndarray  # (n_frames, n_markers, 3) OpenSim axes
@@ -111,11 +116,10 @@ def convert_c3d_trial(c3d_path: str | Path, subject_dir: str | Path, *, config: 
     path = Path(c3d_path)
     config = config or IngestConfig()
     trial_id = trial_id or trial_id_from(path)
-    protocol = load_protocol(config.protocol)
     final_dir = Path(subject_dir) / "trials" / trial_id
     if final_dir.exists() and not overwrite:
         raise InputDataError(final_dir, "already exists; pass --overwrite to replace it")
-    prepared = _prepare(path, config, protocol, walking=True)
+    prepared = _prepare(path, config, walking=True)
     recording = prepared.recording
     plates = [plate_reaction(plate, prepared.axes, rate_hz=recording.analog_rate_hz, cutoff_hz=config.lowpass_cutoff_hz,
                              order=config.lowpass_order, threshold_n=config.load_threshold_n, source_path=path)
@@ -127,7 +131,7 @@ def convert_c3d_trial(c3d_path: str | Path, subject_dir: str | Path, *, config: 
     feet, contacts = assign_plates_to_feet(
         plates, analog_times, recording.marker_times_s, prepared.heels_m, prepared.toes_m,
         max_distance_m=config.max_cop_to_foot_distance_m, min_agreement=config.min_assignment_agreement,
-        threshold_n=config.load_threshold_n, source_path=path)
+        threshold_n=config.load_threshold_n, source_path=path, min_contact_s=config.min_plate_contact_s)
     events = detect_gait_events(
         analog_times_s=analog_times, vertical_force_n={side: feet[side].force_n[:, 1] for side in SIDES},
         threshold_n=config.load_threshold_n, marker_times_s=recording.marker_times_s,
@@ -142,11 +146,13 @@ def convert_c3d_trial(c3d_path: str | Path, subject_dir: str | Path, *, config: 
                    for kind in ("heel_strike", "toe_off") for side in SIDES},
         "cycles": {side: [[round(a, 4), round(b, 4)] for a, b in events.cycles_s[side]] for side in SIDES},
     }
-    summary = _summary(prepared, protocol, config, "walking") | {
+    summary = _summary(prepared, config, "walking") | {
         "trial": trial_id,
         "grf_rate_hz": recording.analog_rate_hz,
         "plate_contacts": [{"plate": c.plate_number, "side": c.side, "start_s": c.start_s, "end_s": c.end_s,
                             "mean_cop_to_foot_distance_m": c.mean_distance_m} for c in contacts],
+        "plate_contacts_dropped": [c.to_json() for c in find_short_contacts(plates, analog_times,
+                                                                            config.min_plate_contact_s)],
         "event_sources": events.sources,
         "event_notes": list(events.notes),
     }
@@ -161,7 +167,7 @@ def convert_c3d_trial(c3d_path: str | Path, subject_dir: str | Path, *, config: 
     logger.info("%s → %s (%d heel strikes, cadence %s steps/min)", path.name, final_dir,
                 sum(len(v) for v in events.heel_strike_s.values()), trial_yaml["cadence_steps_per_min"])
     return TrialConversion(trial_id, "walking", path, paths, prepared.axes, _duration(recording), events, tuple(contacts),
-                           recording.subject_mass_kg, recording.subject_height_m)
+                           recording.subject_mass_kg, recording.subject_height_m, prepared.protocol)
 
 
 def convert_c3d_static(c3d_path: str | Path, subject_dir: str | Path, *, config: IngestConfig | None = None,
@@ -178,21 +184,24 @@ def convert_c3d_static(c3d_path: str | Path, subject_dir: str | Path, *, config:
     target = Path(subject_dir) / "static.trc"
     if target.exists() and not overwrite:
         raise InputDataError(target, "already exists; pass --overwrite to replace it")
-    protocol = load_protocol(config.protocol)
-    prepared = _prepare(path, config, protocol, walking=False)
+    prepared = _prepare(path, config, walking=False)
     recording = prepared.recording
     write_trc(target, prepared.markers.names, prepared.positions_m, recording.marker_times_s, recording.marker_rate_hz)
     logger.info("%s → %s", path.name, target)
     return TrialConversion("static", "static", path, {"static": target}, prepared.axes, _duration(recording),
-                           subject_mass_kg=recording.subject_mass_kg, subject_height_m=recording.subject_height_m)
+                           subject_mass_kg=recording.subject_mass_kg, subject_height_m=recording.subject_height_m,
+                           protocol=prepared.protocol)
 
 
-def _prepare(path: Path, config: IngestConfig, protocol: MarkerProtocol, *, walking: bool) -> _Prepared:
-    """Read the file, map its markers, find the axes and rotate the markers into OpenSim's."""
+def _prepare(path: Path, config: IngestConfig, *, walking: bool) -> _Prepared:
+    """Read the file, choose its protocol, map its markers, find the axes and rotate the markers into OpenSim's."""
     recording = read_c3d(path, ignore_plates=config.ignore_plates)
     if walking and not recording.plates:
         raise InputDataError(path, "has no force plates (FORCE_PLATFORM:USED is 0, or all plates ignored); a walking "
                                    "trial needs ground reaction forces (use --static for a static trial)")
+    choice = choose_protocol(config.protocol, recording.marker_names, recording.marker_positions_m, path,
+                             extra_required=config.required_markers)
+    protocol = choice.protocol
     markers = map_markers(protocol, recording.marker_names, recording.marker_positions_m, path,
                           extra_required=config.required_markers)
     pelvis = np.mean([markers.position(name) for name in protocol.pelvis_markers], axis=0)
@@ -205,6 +214,7 @@ def _prepare(path: Path, config: IngestConfig, protocol: MarkerProtocol, *, walk
         toes_m=np.stack([toes[s] for s in SIDES], axis=1))
     return _Prepared(
         recording=recording,
+        protocol=choice,
         markers=markers,
         axes=axes,
         positions_m=axes.apply(markers.positions_m),
@@ -218,12 +228,14 @@ def _duration(recording: C3DRecording) -> float:
     return (recording.marker_positions_m.shape[0] - 1) / recording.marker_rate_hz
 
 
-def _summary(prepared: _Prepared, protocol: MarkerProtocol, config: IngestConfig, kind: str) -> dict:
+def _summary(prepared: _Prepared, config: IngestConfig, kind: str) -> dict:
     recording, axes, markers = prepared.recording, prepared.axes, prepared.markers
+    protocol = prepared.protocol.protocol
     return {
         "kind": f"gait2hip.ingest.{kind}",
         "source": str(recording.source_path.resolve()),
         "protocol": protocol.name,
+        "protocol_choice": prepared.protocol.to_json(),
         "markers_written": list(markers.names),
         "marker_sources": {name: list(source) for name, source in markers.sources.items()},
         "markers_not_found": list(markers.not_found),

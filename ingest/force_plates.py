@@ -25,6 +25,8 @@ from gait2hip.core.errors import InputDataError
 logger = logging.getLogger(__name__)
 
 _VERTICAL = np.array([0.0, 1.0, 0.0])
+# Samples loaded above this fraction of a plate's peak decide the sign of its channels.
+_SIGN_FRACTION_OF_PEAK = 0.2
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,11 @@ def plate_reaction(plate: PlateRecording, axes: LabAxes, *, rate_hz: float, cuto
     if cutoff_hz:
         filtered = _low_pass(np.hstack([force, moment]), rate_hz, cutoff_hz, order, source_path)
         force, moment = filtered[:, :3], filtered[:, 3:]
-    strong = np.linalg.norm(force, axis=1) > threshold_n
+    magnitude = np.linalg.norm(force, axis=1)
+    # The sign is read off the stance loads only: an unloaded plate's zero offset (tens of N,
+    # either sign; OpenSim's walking2.c3d has -20 to -27 N on plate 2) spans far more samples
+    # than the stances and would outvote them, but stays under a fifth of the peak load.
+    strong = magnitude > max(threshold_n, _SIGN_FRACTION_OF_PEAK * float(magnitude.max(initial=0.0)))
     if strong.any() and np.median(force[strong, 1]) < 0:
         # The channels carry the subject's action on the plate (or the corners are listed the
         # other way round); force and moment are consistent up to their common sign, which

@@ -110,6 +110,7 @@ def load_protocol(name_or_path: str | Path) -> MarkerProtocol:
     path = Path(text) if text.endswith((".yaml", ".yml")) else PROTOCOLS_DIR / f"{text}.yaml"
     if not path.is_file():
         raise ConfigError(f"no marker protocol {text!r}; shipped: {', '.join(available_protocols())} "
+                          "(or auto: the one that fits each file best) "
                           "(or give the path to a protocol YAML)")
     raw = read_yaml_mapping(path)
     try:
@@ -153,13 +154,12 @@ def map_markers(protocol: MarkerProtocol, lab_names: tuple[str, ...], lab_positi
     """
     required = tuple(dict.fromkeys((*protocol.required_markers, *extra_required)))
     unmapped = [name for name in required if name not in protocol.markers]
-    lookup = _name_lookup(lab_names, source_path)
+    lookup = lab_name_lookup(lab_names, source_path)
     names, columns, sources, not_found, problems = [], [], {}, [], []
     for model_name, candidates in protocol.markers.items():
-        chosen = next((source for source in candidates if all(_key(m) in lookup for m in source)), None)
+        chosen = choose_source(candidates, lookup)
         if chosen is None:
-            wanted = " or ".join("mid(" + ", ".join(s) + ")" if len(s) > 1 else s[0] for s in candidates)
-            (problems if model_name in required else not_found).append(f"{model_name} (needs {wanted})")
+            (problems if model_name in required else not_found).append(f"{model_name} (needs {describe_sources(candidates)})")
             continue
         indices = [lookup[_key(lab)] for lab in chosen]
         position = lab_positions_m[:, indices, :].mean(axis=1)  # NaN wherever one of them is missing
@@ -210,12 +210,35 @@ def _check_against_model(protocol: MarkerProtocol, path: Path) -> None:
         raise ConfigError(f"{path}: pelvis/feet/required marker(s) not mapped: {', '.join(unmapped)}")
 
 
+def choose_source(candidates: tuple[Source, ...], lookup: dict[str, int]) -> Source | None:
+    """The first candidate source whose lab markers are all labelled in the file (None: none is)."""
+    return next((source for source in candidates if all(_key(m) in lookup for m in source)), None)
+
+
+def describe_sources(candidates: tuple[Source, ...]) -> str:
+    """``RTOE or mid(RPSI, LPSI)``: the lab markers a model marker needs, for messages."""
+    return " or ".join("mid(" + ", ".join(s) + ")" if len(s) > 1 else s[0] for s in candidates)
+
+
+def lab_column(lookup: dict[str, int], lab_name: str) -> int:
+    """Column of ``lab_name`` in the file whose :func:`lab_name_lookup` is ``lookup``."""
+    return lookup[_key(lab_name)]
+
+
 def _key(name: str) -> str:
     return name.rsplit(":", 1)[-1].strip().lower()
 
 
-def _name_lookup(lab_names: tuple[str, ...], source_path: Path) -> dict[str, int]:
-    """Normalised lab name → column; an unprefixed name wins over ``Subject:``-prefixed ones."""
+def lab_name_lookup(lab_names: tuple[str, ...], source_path: Path) -> dict[str, int]:
+    """Normalised lab name (case and ``Subject:`` prefix ignored) → column.
+
+    An unprefixed name wins over ``Subject:``-prefixed ones.
+
+    Raises
+    ------
+    InputDataError
+        If two labels are the same marker once normalised (two subjects in one file).
+    """
     columns: dict[str, list[int]] = {}
     for index, name in enumerate(lab_names):
         columns.setdefault(_key(name), []).append(index)

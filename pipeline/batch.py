@@ -39,8 +39,9 @@ import joblib
 from tqdm import tqdm
 
 from gait2hip.core.hashing import hash_file, hash_values
-from gait2hip.pipeline.cohort import Cohort, SubjectSpec, TrialSpec, discover_cohort
-from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.core.errors import ConfigError
+from gait2hip.pipeline.cohort import COHORT_FILE, Cohort, SubjectSpec, TrialSpec, discover_cohort
+from gait2hip.pipeline.config import DEFAULT_MODEL, PipelineConfig
 from gait2hip.pipeline.isolation import run_in_child_process
 from gait2hip.pipeline.manifest import build_manifest, write_manifest
 from gait2hip.pipeline.output_lock import locked_output_folder
@@ -135,6 +136,7 @@ def label_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineConfig, opt
 def _label_locked_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineConfig, options: BatchOptions,
                          start: float) -> BatchReport:
     cohort = discover_cohort(cohort_dir)
+    config = config_for_cohort(config, cohort)
     config_hash = hash_config(config)
 
     scale_requests = {s.info.subject_id: _scale_request(s, labels_dir, config, config_hash) for s in cohort.subjects}
@@ -178,6 +180,21 @@ def _label_locked_cohort(cohort_dir: Path, labels_dir: Path, config: PipelineCon
     return report
 
 
+def config_for_cohort(config: PipelineConfig, cohort: Cohort) -> PipelineConfig:
+    """The settings with the model ``cohort.yaml`` names (its marker names are that model's).
+
+    A configuration naming a model of its own (not the default) that differs from the
+    cohort's is an error: one of the two is wrong, and labelling with either would be a guess.
+    """
+    if cohort.model is None or cohort.model == config.model:
+        return config
+    if config.model != DEFAULT_MODEL:
+        raise ConfigError(f"{cohort.folder / COHORT_FILE}: the cohort's model is {cohort.model!r}, the pipeline "
+                          f"settings name {config.model!r}; make them agree (or remove one)")
+    _log.info("labelling with cohort.yaml's model %s", cohort.model)
+    return dataclasses.replace(config, model=cohort.model)
+
+
 def _scale_request(subject: SubjectSpec, labels_dir: Path, config: PipelineConfig, config_hash: str) -> TaskRequest:
     # Contents and values only, never a path: a cohort or labels folder that moves keeps its hashes.
     input_hash = hash_values(config_hash, hash_file(subject.static_trc_path), asdict(subject.info))
@@ -188,11 +205,13 @@ def _scale_request(subject: SubjectSpec, labels_dir: Path, config: PipelineConfi
 
 def _trial_request(subject: SubjectSpec, trial: TrialSpec, labels_dir: Path, config: PipelineConfig,
                    scaled: TaskResult) -> TaskRequest:
-    input_hash = hash_values(scaled.input_hash, hash_file(trial.markers_path), hash_file(trial.grf_path))
+    parts = [scaled.input_hash, hash_file(trial.markers_path), hash_file(trial.grf_path)]
+    if trial.time_range_s is not None:  # only then, so trials without one keep their hashes
+        parts.append(list(trial.time_range_s))
     return TaskRequest(kind=TaskKind.TRIAL, key=trial.key, subject=subject.info,
                        out_dir=labels_dir / subject.info.subject_id / "trials" / trial.trial_id, config=config,
-                       input_hash=input_hash, markers=trial.markers_path, grf=trial.grf_path,
-                       scaled_model=scaled.scaled_model)
+                       input_hash=hash_values(*parts), markers=trial.markers_path, grf=trial.grf_path,
+                       scaled_model=scaled.scaled_model, time_range_s=trial.time_range_s)
 
 
 def _run_all(requests: dict[str, TaskRequest], options: BatchOptions, what: str) -> dict[str, TaskResult]:

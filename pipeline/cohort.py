@@ -17,7 +17,7 @@ MARKERS_FILE = "markers.trc"
 GRF_FILE = "grf.mot"
 TRIAL_FILE = "trial.yaml"
 COHORT_YAML_KEYS = ("name", "description", "synthetic", "model", "generator")
-TRIAL_YAML_KEYS = ("id", "cadence_condition", "cadence_steps_per_min", "events", "cycles")
+TRIAL_YAML_KEYS = ("id", "cadence_condition", "cadence_steps_per_min", "events", "cycles", "time_range_s")
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class TrialSpec:
     """One walking trial of the cohort: where its files are and what it is.
 
     ``cadence_condition`` is the condition tag (e.g. ``cadence_110``); ``cadence_steps_per_min``
-    the measured cadence when known. ``metadata_error`` is what is wrong with the trial's
+    the measured cadence when known. ``time_range_s`` is the part of the trial to label
+    (``(start, end)`` in s), None for all of it. ``metadata_error`` is what is wrong with the trial's
     ``trial.yaml`` (naming the file and the key), or None: a trial with one fails alone when
     the cohort is labelled, and the batch goes on.
     """
@@ -37,6 +38,7 @@ class TrialSpec:
     cadence_condition: str
     cadence_steps_per_min: float | None
     metadata_error: str | None = None
+    time_range_s: tuple[float, float] | None = None
 
     @property
     def key(self) -> str:
@@ -56,12 +58,16 @@ class SubjectSpec:
 
 @dataclass(frozen=True)
 class Cohort:
-    """A cohort folder's content. ``synthetic`` is true for cohorts made by ``gait2hip synth``."""
+    """A cohort folder's content. ``synthetic`` is true for cohorts made by ``gait2hip synth``.
+
+    ``model`` is the model ``cohort.yaml`` names (its marker names are that model's), None
+    when it names none.
+    """
 
     name: str
     folder: Path
     synthetic: bool
-    model: str
+    model: str | None
     subjects: tuple[SubjectSpec, ...]
 
     @property
@@ -102,7 +108,7 @@ def discover_cohort(folder: str | Path) -> Cohort:
     if not subjects:
         raise InputDataError(folder, "the cohort has no subject folders")
     return Cohort(name=str(meta.get("name", folder.name)), folder=folder, synthetic=synthetic,
-                  model=str(meta.get("model", "gait2392")), subjects=tuple(subjects))
+                  model=meta.get("model"), subjects=tuple(subjects))
 
 
 def _read_subject(folder: Path) -> SubjectSpec:
@@ -126,22 +132,38 @@ def _read_trial(subject_id: str, folder: Path) -> TrialSpec:
     if not (folder / TRIAL_FILE).is_file():
         return spec
     try:
-        condition, cadence = _trial_metadata(folder / TRIAL_FILE)
+        condition, cadence, time_range = _trial_metadata(folder / TRIAL_FILE)
     except InputDataError as error:
         return dataclasses.replace(spec, metadata_error=str(error))
-    return dataclasses.replace(spec, cadence_condition=condition, cadence_steps_per_min=cadence)
+    return dataclasses.replace(spec, cadence_condition=condition, cadence_steps_per_min=cadence,
+                               time_range_s=time_range)
 
 
-def _trial_metadata(path: Path) -> tuple[str, float | None]:
-    """``(cadence_condition, cadence_steps_per_min)`` of a ``trial.yaml``; raises InputDataError naming the key."""
+def _trial_metadata(path: Path) -> tuple[str, float | None, tuple[float, float] | None]:
+    """``(cadence_condition, cadence_steps_per_min, time_range_s)`` of a ``trial.yaml``.
+
+    Raises InputDataError naming the key.
+    """
     meta = read_metadata_yaml(path, TRIAL_YAML_KEYS)
+    time_range = _time_range(path, meta.get("time_range_s"))
     condition = meta.get("cadence_condition", "unknown")
     if not isinstance(condition, str):
         raise InputDataError(path, f"cadence_condition must be text, got {condition!r}")
     cadence = meta.get("cadence_steps_per_min")
     if cadence is None:
-        return condition, None
+        return condition, None, time_range
     if isinstance(cadence, bool) or not isinstance(cadence, (int, float)) or not math.isfinite(cadence) or cadence <= 0:
         raise InputDataError(path, f"cadence_steps_per_min must be a positive number of steps/min or null, "
                                    f"got {cadence!r}")
-    return condition, float(cadence)
+    return condition, float(cadence), time_range
+
+
+def _time_range(path: Path, value) -> tuple[float, float] | None:
+    """``time_range_s: [start, end]`` (s, start < end) or absent/null."""
+    if value is None:
+        return None
+    numbers = value if isinstance(value, list) else []
+    if (len(numbers) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                 for v in numbers) or not numbers[0] < numbers[1]):
+        raise InputDataError(path, f"time_range_s must be [start, end] in s with start < end, or null; got {value!r}")
+    return float(numbers[0]), float(numbers[1])

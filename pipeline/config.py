@@ -13,6 +13,7 @@ from gait2hip.core.config_loading import YamlConfig
 from gait2hip.core.opensim_files import SIDES, GRFIdentifiers, grf_identifiers
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "default_config.yaml"
+DEFAULT_MODEL = "gait2392"
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,136 @@ class MarkerConfig:
 
 
 @dataclass(frozen=True)
+class FootContactConfig:
+    """Thresholds of the marker-based contact detection.
+
+    Attributes
+    ----------
+    max_height_above_floor_m
+        A foot marker is low while it is at most this far above its floor height (m): the
+        5th percentile of its height over the trial, where it rests during stance.
+    max_speed_m_per_s
+        ... and slow while its speed is below this (m/s); mid-swing feet move at 3-5 m/s.
+    margin_s
+        A stance on the floor is widened by this much (s) at each end: marker contact starts
+        a frame or two after heel strike and ends a frame or two before toe-off.
+    floor_percentile
+        Percentile of a marker's height over the trial taken as its floor height.
+    filter_reach_cycles
+        A stance on the floor also spoils the frames within this many periods of the
+        filters' cut-off of it (``filter_reach_cycles / cutoff_hz`` s; 0.4 at 6 Hz: 67 ms).
+    """
+
+    max_height_above_floor_m: float = 0.03
+    max_speed_m_per_s: float = 0.5
+    margin_s: float = 0.03
+    floor_percentile: float = 5.0
+    filter_reach_cycles: float = 0.4
+
+    def __post_init__(self) -> None:
+        for name in ("max_height_above_floor_m", "max_speed_m_per_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"foot_contact.{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("margin_s", "filter_reach_cycles"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"foot_contact.{name} must be zero or positive, got {getattr(self, name)!r}")
+        if not 0 <= self.floor_percentile < 50:
+            raise ValueError(f"foot_contact.floor_percentile must be in [0, 50), got {self.floor_percentile!r}")
+
+
+
+# The marker consistency check's actions (gait2hip.pipeline.marker_consistency).
+MARKER_CONSISTENCY_ACTIONS = ("downweight", "drop", "report")
+
+
+@dataclass(frozen=True)
+class MarkerConsistencyConfig:
+    """Tolerances of the check and what it does to the markers it blames.
+
+    The defaults come from the 12 biomechZoo walks (children, Plug-in Gait): over their 108
+    pelvis and leg marker pairs, the walking median distance is within 8.2 mm (4.4 %) of the
+    static one and the 5-95 % range across a trial within 14.4 mm (a thigh wand, heel to toe);
+    the tolerances leave about twice that. Their torso pairs are another matter: five of the
+    twelve children stood with their acromion markers 30-64 mm closer together than they
+    walked, and head markers (on gait2392's torso) vary by up to 58 mm as the head turns;
+    that is what the check is there to catch.
+
+    Attributes
+    ----------
+    action
+        ``downweight``: a blamed marker's IK weight is multiplied by ``downweight_factor``.
+        ``drop``: its weight becomes 0 (IK ignores it), except for a required marker, one
+        whose body would keep fewer than ``min_markers_per_body`` weighted markers, or one of
+        a pair no marker could be blamed for, which are down-weighted instead. ``report``: the
+        markers are listed, no weight changes. Down-weighting is the default: a body left with
+        too few markers is not tracked at all (a torso with only its sternum marker has
+        free lumbar angles), while a marker at a tenth of its weight still steers IK where the
+        others leave it free.
+    distance_tolerance_m, distance_tolerance_fraction
+        A pair is inconsistent when its median walking distance differs from its static
+        (scaled-model) distance by more than the larger of ``distance_tolerance_m`` (m) and
+        ``distance_tolerance_fraction`` of the static distance.
+    spread_tolerance_m
+        ... or when its walking distance varies across the trial by more than this (m),
+        measured between the ``spread_percentiles`` (percent) of its frames.
+    downweight_factor
+        Factor (0-1] applied to the weight of a down-weighted marker.
+    min_markers_per_body
+        In ``drop`` mode, the weighted markers a body keeps at least (>= 1).
+    """
+
+    action: str = "downweight"
+    distance_tolerance_m: float = 0.015
+    distance_tolerance_fraction: float = 0.05
+    spread_tolerance_m: float = 0.025
+    spread_percentiles: tuple[float, float] = (5.0, 95.0)
+    downweight_factor: float = 0.1
+    min_markers_per_body: int = 2
+
+    def __post_init__(self) -> None:
+        if self.action not in MARKER_CONSISTENCY_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(MARKER_CONSISTENCY_ACTIONS)}, got {self.action!r}")
+        for name in ("distance_tolerance_m", "distance_tolerance_fraction", "spread_tolerance_m"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        low, high = self.spread_percentiles
+        if not 0 <= low < high <= 100:
+            raise ValueError(f"spread_percentiles must be two percentages, low < high, got {self.spread_percentiles}")
+        if not 0 < self.downweight_factor <= 1:
+            raise ValueError(f"downweight_factor must be in (0, 1], got {self.downweight_factor}")
+        if self.min_markers_per_body < 1:
+            raise ValueError(f"min_markers_per_body must be >= 1, got {self.min_markers_per_body}")
+
+    def distance_tolerance_for(self, static_distance_m: float) -> float:
+        """The median-distance tolerance (m) of a pair whose static distance is ``static_distance_m``."""
+        return max(self.distance_tolerance_m, self.distance_tolerance_fraction * static_distance_m)
+
+
+
+@dataclass(frozen=True)
 class GRFConfig:
-    """Ground reaction force columns and the foot-contact threshold (N, vertical force)."""
+    """Ground reaction force columns, the foot-contact threshold (N, vertical force) and filtering.
+
+    ``lowpass_cutoff_hz`` None filters the ground reactions each tool reads at that tool's
+    coordinate cut-off (``inverse_dynamics`` / ``static_optimization.lowpass_cutoff_hz``), 0
+    leaves them unfiltered, a number (Hz) uses that cut-off for both.
+    """
 
     force_sets: tuple[ForceSetConfig, ...] = field(default_factory=_default_force_sets)
     contact_threshold_n: float = 20.0
+    lowpass_cutoff_hz: float | None = None
 
     def __post_init__(self) -> None:
         sides = [fs.side for fs in self.force_sets]
         if sorted(sides) != ["l", "r"]:
             raise ValueError(f"force_sets must hold exactly one 'r' and one 'l' entry, got sides {sides}")
+        if self.lowpass_cutoff_hz is not None and not self.lowpass_cutoff_hz >= 0:
+            raise ValueError(f"grf.lowpass_cutoff_hz must be null, 0 or a positive cut-off in Hz, "
+                             f"got {self.lowpass_cutoff_hz!r}")
+
+    def cutoff_for(self, coordinate_cutoff_hz: float) -> float:
+        """The GRF cut-off (Hz; 0 = unfiltered) for a tool filtering its coordinates at ``coordinate_cutoff_hz``."""
+        return coordinate_cutoff_hz if self.lowpass_cutoff_hz is None else self.lowpass_cutoff_hz
 
 
 @dataclass(frozen=True)
@@ -118,6 +239,81 @@ class StaticOptimizationConfig:
             raise ValueError(f"static_optimization.cross_check_frames must be 0 or more, got {self.cross_check_frames}")
 
 
+def _gait2354_task_weights() -> dict[str, float]:
+    return {"pelvis_tx": 20.0, "pelvis_ty": 20.0, "pelvis_tz": 20.0, "pelvis_tilt": 1000.0,
+            "pelvis_list": 500.0, "pelvis_rotation": 100.0, "lumbar_extension": 50.0,
+            "lumbar_bending": 50.0, "lumbar_rotation": 10.0}
+
+
+def _gait2354_joint_optimal_forces() -> dict[str, float]:
+    forces = {"lumbar_extension": 200.0, "lumbar_bending": 200.0, "lumbar_rotation": 200.0}
+    for side in ("r", "l"):
+        forces.update({f"hip_adduction_{side}": 200.0, f"hip_rotation_{side}": 100.0,
+                       f"subtalar_angle_{side}": 100.0, f"mtp_angle_{side}": 100.0})
+    return forces
+
+
+@dataclass(frozen=True)
+class ResidualReductionConfig:
+    """RRA settings; defaults are OpenSim's gait2354/gait2392 RRA example.
+
+    Attributes
+    ----------
+    enabled
+        Run RRA before ID and SO (off by default: it changes the kinematics the labels use).
+    passes
+        1, or 2: the second pass runs on the first pass's model with its recommended mass change applied.
+    lowpass_cutoff_hz
+        RRATool's low-pass cut-off of the desired kinematics (Hz).
+    adjusted_com_body
+        The body whose centre of mass RRA moves (the torso for gait models).
+    task_weights, default_task_weight
+        ``CMC_Joint`` tracking weight per coordinate; coordinates not listed get the default.
+    task_kp, task_kv
+        Position (1/s²) and velocity (1/s) feedback gains of every task (critically damped: kv = 2√kp).
+    joint_optimal_forces_nm, default_joint_optimal_force_nm
+        Optimal force (Nm, or N for a translation) of the ideal actuator on each non-pelvis coordinate.
+    joint_max_control
+        Control bound (±) of those actuators: moment up to ``max_control × optimal force``.
+    residual_force_optimal_n, residual_vertical_force_optimal_n, residual_moment_optimal_nm
+        Optimal forces of FX/FZ, FY (N) and MX/MY/MZ (Nm): small, so residuals are expensive.
+    residual_force_max_control, residual_moment_max_control
+        Control bounds (±) of the residual forces and moments.
+    max_tracking_error_deg, max_tracking_error_m
+        Largest position error (rotations, translations) of any task before the run counts as
+        not tracking the kinematics (OpenSim best practice: < 2–5 deg, < 2 cm).
+    edge_exclusion_s
+        Frames this close (s) to either end of the time range are left out of the before/after
+        residual peaks: ID's low-pass filter pads the adjusted coordinates at the window's ends.
+    """
+
+    enabled: bool = False
+    passes: int = 2
+    lowpass_cutoff_hz: float = 6.0
+    adjusted_com_body: str = "torso"
+    task_weights: dict[str, float] = field(default_factory=_gait2354_task_weights)
+    default_task_weight: float = 20.0
+    task_kp: float = 100.0
+    task_kv: float = 20.0
+    joint_optimal_forces_nm: dict[str, float] = field(default_factory=_gait2354_joint_optimal_forces)
+    default_joint_optimal_force_nm: float = 300.0
+    joint_max_control: float = 1.0
+    residual_force_optimal_n: float = 4.0
+    residual_vertical_force_optimal_n: float = 8.0
+    residual_moment_optimal_nm: float = 2.0
+    residual_force_max_control: float = 20.0
+    residual_moment_max_control: float = 50.0
+    max_tracking_error_deg: float = 5.0
+    max_tracking_error_m: float = 0.02
+    edge_exclusion_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.passes not in (1, 2):
+            raise ValueError(f"residual_reduction.passes must be 1 or 2, got {self.passes!r}")
+        if not self.lowpass_cutoff_hz > 0:
+            raise ValueError(f"residual_reduction.lowpass_cutoff_hz must be > 0 Hz, got {self.lowpass_cutoff_hz!r}")
+
+
 @dataclass(frozen=True)
 class QCThresholds:
     """Warn/fail limits for per-trial quality control (see README, "Quality control").
@@ -142,6 +338,8 @@ class QCThresholds:
     so_failed_frames_fail_fraction: float = 0.1
     edge_exclusion_s: float = 0.15
     so_cross_check_warn_pct_peak: float = 1.0
+    rra_hip_angle_change_warn_deg: float = 2.0
+    rra_hip_angle_change_fail_deg: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -151,11 +349,14 @@ class PipelineConfig(YamlConfig):
     ``model`` is a shipped model name (``gait2392``) or a path to a ``model.yaml`` of your own.
     """
 
-    model: str = "gait2392"
+    model: str = DEFAULT_MODEL
     markers: MarkerConfig = field(default_factory=MarkerConfig)
+    marker_consistency: MarkerConsistencyConfig = field(default_factory=MarkerConsistencyConfig)
     grf: GRFConfig = field(default_factory=GRFConfig)
+    foot_contact: FootContactConfig = field(default_factory=FootContactConfig)
     scale: ScaleConfig = field(default_factory=ScaleConfig)
     inverse_kinematics: IKConfig = field(default_factory=IKConfig)
     inverse_dynamics: InverseDynamicsConfig = field(default_factory=InverseDynamicsConfig)
     static_optimization: StaticOptimizationConfig = field(default_factory=StaticOptimizationConfig)
+    residual_reduction: ResidualReductionConfig = field(default_factory=ResidualReductionConfig)
     qc: QCThresholds = field(default_factory=QCThresholds)

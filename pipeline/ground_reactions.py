@@ -1,4 +1,14 @@
-"""Read and check ground reaction forces (``.mot``) and build OpenSim ``ExternalLoads``."""
+"""Read and check ground reaction forces (``.mot``), filter them as the coordinates, and build ``ExternalLoads``.
+
+Inverse dynamics and static optimization low-pass filter the coordinates (6 Hz by default).
+Ground reactions left at a higher bandwidth put forces the filtered accelerations cannot
+balance into the model at every heel strike: a residual spike. So the ground reactions the
+tools read are filtered with the same filter at the same cut-off (Kristianslund et al. 2012,
+*J Biomech* 45:666; Bisseling & Hof 2006, *J Biomech* 39:2438). Each foot's wrench is filtered,
+not its centre of pressure: the moment about the ground origin, ``p × F + T``, is filtered with
+the force, and the centre of pressure and free moment are recovered from the filtered wrench on
+the plate surface, so the filtered load is the filtered wrench itself.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import opensim
+import pandas as pd
 
 from gait2hip.core.errors import InputDataError
-from gait2hip.core.opensim_files import check_time_column, read_opensim_table
-from gait2hip.pipeline.config import GRFConfig
+from gait2hip.core.opensim_files import check_time_column, read_opensim_table, write_mot
+from gait2hip.pipeline.config import ForceSetConfig, GRFConfig
 
 # Tolerance when comparing GRF and marker time ranges (s): a fraction of a frame at 1 kHz.
 _TIME_TOLERANCE_S = 1e-4
@@ -93,3 +104,92 @@ def write_external_loads(grf_path: Path, config: GRFConfig, foot_bodies: dict[st
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     external_loads.printToXML(str(xml_path))
     return xml_path
+
+
+def write_filtered_grf(grf_path: Path, config: GRFConfig, cutoff_hz: float, out_path: Path) -> Path:
+    """Write the GRF ``.mot`` low-pass filtered at ``cutoff_hz`` (Hz) as the tools filter coordinates.
+
+    OpenSim's ``TableUtilities.filterLowpass`` with padding is the filter the ID and SO tools
+    apply to the coordinates (padded IIR low-pass). Per foot: force ``F`` (N) and the moment
+    about the ground origin ``M = p × F + T`` (Nm) are filtered; the centre of pressure ``p``
+    (m) is recovered on the plate surface (the loaded frames' median height) where the
+    filtered vertical force is at least ``config.contact_threshold_n`` and held at the nearest
+    such frame elsewhere; the free moment ``T`` (about the vertical) is what remains of ``M``.
+    Columns the force sets do not name are filtered as they are.
+    """
+    import opensim
+
+    table = opensim.TimeSeriesTable(str(grf_path))
+    frame = read_opensim_table(grf_path)
+    moment_columns = {}
+    for force_set in config.force_sets:
+        force, point, torque = _wrench(frame, force_set)
+        moment_columns[force_set.side] = np.cross(point, force) + torque
+    for side, moment in moment_columns.items():
+        for axis, name in enumerate("xyz"):
+            column = f"_gait2hip_moment_{side}_{name}"
+            table.appendColumn(column, opensim.Vector(moment[:, axis].tolist()))
+    opensim.TableUtilities.filterLowpass(table, float(cutoff_hz), True)
+    filtered = pd.DataFrame(table.getMatrix().to_numpy(), columns=list(table.getColumnLabels()))
+    padded_times = np.asarray(table.getIndependentColumn(), dtype=float)
+    # The padded filter returns the padding too: keep the rows at the file's own times.
+    original_times = frame["time"].to_numpy()
+    keep = (padded_times >= original_times[0] - _TIME_TOLERANCE_S) & (padded_times <= original_times[-1] + _TIME_TOLERANCE_S)
+    filtered, times = filtered[keep].reset_index(drop=True), padded_times[keep]
+    if len(times) != len(original_times):
+        raise InputDataError(grf_path, f"filtering changed the number of samples ({len(original_times)} → {len(times)})")
+    for force_set in config.force_sets:
+        original_point = _wrench(frame, force_set)[1]
+        force = filtered[[f"{force_set.force_identifier}{a}" for a in "xyz"]].to_numpy()
+        moment = filtered[[f"_gait2hip_moment_{force_set.side}_{a}" for a in "xyz"]].to_numpy()
+        point, torque = _point_and_free_moment(force, moment, original_point, _loaded(frame, force_set, config),
+                                               config.contact_threshold_n)
+        for axis, name in enumerate("xyz"):
+            filtered[f"{force_set.point_identifier}{name}"] = point[:, axis]
+            filtered[f"{force_set.torque_identifier}{name}"] = torque[:, axis]
+    columns = {name: filtered[name].to_numpy() for name in frame.columns[1:]}
+    return write_mot(out_path, columns, times, in_degrees=False)
+
+
+def _wrench(frame: pd.DataFrame, force_set: ForceSetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(n, 3)`` force (N), point (m) and torque (Nm) of one force set, in ground."""
+    return tuple(frame[[f"{identifier}{a}" for a in "xyz"]].to_numpy()
+                 for identifier in (force_set.force_identifier, force_set.point_identifier,
+                                    force_set.torque_identifier))
+
+
+def _loaded(frame: pd.DataFrame, force_set: ForceSetConfig, config: GRFConfig) -> np.ndarray:
+    return frame[f"{force_set.force_identifier}y"].to_numpy() >= config.contact_threshold_n
+
+
+def _point_and_free_moment(force: np.ndarray, moment: np.ndarray, original_point: np.ndarray,
+                           originally_loaded: np.ndarray, threshold_n: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of pressure on the plate surface and free moment of a filtered wrench (ground, Y up).
+
+    With ``p = (px, h, pz)`` and ``T = (0, Ty, 0)``: ``Mx = h·Fz − pz·Fy`` and ``Mz = px·Fy − h·Fx``
+    give the point where ``Fy`` is large enough; ``Ty = My − (pz·Fx − px·Fz)``.
+    """
+    height = float(np.median(original_point[originally_loaded, 1])) if originally_loaded.any() else 0.0
+    loaded = force[:, 1] >= threshold_n
+    point = np.zeros_like(force)
+    point[:, 1] = height
+    if loaded.any():
+        fy = force[loaded, 1]
+        point[loaded, 0] = (moment[loaded, 2] + height * force[loaded, 0]) / fy
+        point[loaded, 2] = (height * force[loaded, 2] - moment[loaded, 0]) / fy
+        nearest = _nearest_true_index(loaded)
+        point[~loaded, 0] = point[nearest[~loaded], 0]
+        point[~loaded, 2] = point[nearest[~loaded], 2]
+    torque = np.zeros_like(force)
+    torque[:, 1] = moment[:, 1] - (point[:, 2] * force[:, 0] - point[:, 0] * force[:, 2])
+    return point, torque
+
+
+def _nearest_true_index(flags: np.ndarray) -> np.ndarray:
+    """For every index, the index of the nearest True entry of ``flags`` (which holds at least one)."""
+    true_indices = np.flatnonzero(flags)
+    positions = np.searchsorted(true_indices, np.arange(len(flags)))
+    before = true_indices[np.clip(positions - 1, 0, len(true_indices) - 1)]
+    after = true_indices[np.clip(positions, 0, len(true_indices) - 1)]
+    indices = np.arange(len(flags))
+    return np.where(np.abs(indices - before) <= np.abs(after - indices), before, after)

@@ -2,7 +2,9 @@
 
 Columns (see docs/labels.md): ``time`` (s); the model's input coordinates (degrees);
 ``<hip coordinate>_moment`` (Nm/kg); ``<muscle>_force`` (N/kg) for every muscle crossing the
-hip; ``stance_r``/``stance_l`` (bool).
+hip; ``stance_r``/``stance_l`` (bool: the foot on the ground, on a plate or on the floor);
+``valid_r``/``valid_l`` (bool: that leg's moments and forces are known, its foot in swing or
+on a plate; see :mod:`gait2hip.pipeline.foot_contact`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import pandas as pd
 from gait2hip.core.atomic import write_atomically
 from gait2hip.core.errors import InputDataError
 from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees
-from gait2hip.pipeline.ground_reactions import GroundReactions
+from gait2hip.pipeline.foot_contact import ContactReport
 from gait2hip.pipeline.model_config import ModelConfig
+from gait2hip.pipeline.sign_conventions import apply_label_signs
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +32,7 @@ _MAX_STEP_IN_FRAMES = 1.5
 
 def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_forces_path: Path,
                       model_config: ModelConfig, hip_muscles: list[str], body_mass_kg: float,
-                      ground_reactions: GroundReactions, contact_threshold_n: float,
-                      start_time_s: float | None = None, notes: list[str] | None = None) -> pd.DataFrame:
+                      contact: ContactReport, start_time_s: float | None = None, notes: list[str] | None = None) -> pd.DataFrame:
     """Return the label table of one trial, one row per IK frame SO solved (from ``start_time_s`` when given).
 
     SO's output may stop one frame before the trial's last frame (its tool drops the last
@@ -47,6 +49,8 @@ def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_for
         Muscles whose forces become ``<muscle>_force`` columns.
     body_mass_kg
         Divides moments (Nm → Nm/kg) and forces (N → N/kg).
+    contact
+        Each leg's stance and label validity on the IK frames (``stance_*``, ``valid_*`` columns).
     start_time_s
         First frame SO solved (s), when it started after the trial's first frame.
     notes
@@ -78,9 +82,13 @@ def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_for
     so_on_ik_times = _on_times(static_optimization, times, so_forces_path)
     for muscle in hip_muscles:
         labels[f"{muscle}_force"] = _column(so_on_ik_times, muscle, so_forces_path) / body_mass_kg
+    rows = _rows_at(contact.times_s, times, ik_coordinates_path)
     for side in ("r", "l"):
-        labels[f"stance_{side}"] = ground_reactions.stance(side, times, contact_threshold_n)
-    return pd.DataFrame(labels)
+        labels[f"stance_{side}"] = contact.legs[side].stance[rows]
+    for side in ("r", "l"):
+        labels[f"valid_{side}"] = contact.legs[side].valid[rows]
+    # One sign convention per column whatever the model (docs/labels.md, "Sign conventions").
+    return pd.DataFrame(apply_label_signs(labels, model_config))
 
 
 def write_labels(table: pd.DataFrame, path: Path) -> Path:
@@ -92,6 +100,14 @@ def _column(table: pd.DataFrame, name: str, source: Path) -> np.ndarray:
     if name not in table.columns:
         raise InputDataError(source, f"expected column {name!r} is missing")
     return table[name].to_numpy(dtype=float)
+
+
+def _rows_at(frame_times_s: np.ndarray, times_s: np.ndarray, source: Path) -> np.ndarray:
+    """Indices of ``times_s`` in ``frame_times_s`` (the same frame grid)."""
+    rows = np.clip(np.searchsorted(frame_times_s, times_s - _TIME_MATCH_TOLERANCE_S), 0, len(frame_times_s) - 1)
+    if not np.allclose(frame_times_s[rows], times_s, atol=_TIME_MATCH_TOLERANCE_S):
+        raise InputDataError(source, "the IK frames are not the marker trial's frames")
+    return rows
 
 
 def _on_times(table: pd.DataFrame, times: np.ndarray, source: Path) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,11 @@ class ModelConfig:
     static_pose_coordinates, walking_ik_coordinates
         Coordinates held by IK coordinate tasks in the static pose (marker placement and the
         scaling fit) and in walking IK.
+    label_signs
+        Coordinate → ``-1`` for each input or hip coordinate whose positive direction is the
+        opposite of the label convention (gait2392's; docs/labels.md "Sign conventions"): its
+        angle and moment label columns are negated (``gait2hip.pipeline.sign_conventions``).
+        Coordinates not named have sign ``+1``.
     """
 
     name: str
@@ -82,6 +87,11 @@ class ModelConfig:
     required_markers: dict[str, tuple[str, ...]]
     walking_ik_coordinates: dict[str, CoordinateTarget]
     manual_scale_factors: dict[str, tuple[float, float, float]]
+    label_signs: dict[str, int] = field(default_factory=dict)
+
+    def label_sign(self, coordinate: str) -> int:
+        """``+1`` or ``-1``: the factor taking ``coordinate``'s model sign to the label convention."""
+        return self.label_signs.get(coordinate, 1)
 
     @property
     def pelvis_coordinates(self) -> tuple[str, ...]:
@@ -126,6 +136,8 @@ class ModelConfig:
                                                            "walking_ik_coordinates", yaml_path),
                 manual_scale_factors={str(body): _three_factors(value, body, yaml_path)
                                       for body, value in (raw.get("manual_scale_factors") or {}).items()},
+                label_signs=_label_signs(raw.get("label_signs"), tuple(raw["input_coordinates"]) +
+                                         tuple(raw["hip_coordinates"]), yaml_path),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ConfigError(f"{yaml_path}: missing or malformed entry ({error!r})") from error
@@ -209,6 +221,25 @@ def _coordinate_targets(raw: Any, key: str, yaml_path: Path) -> dict[str, Coordi
             raise ConfigError(f"{yaml_path}: {key}.{name}.weight must be positive; got {target.weight:g}")
         targets[str(name)] = target
     return targets
+
+
+def _label_signs(raw: Any, coordinates: tuple[str, ...], yaml_path: Path) -> dict[str, int]:
+    """``{coordinate: 1 or -1}`` for input or hip coordinates; only the ``-1`` entries are kept."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{yaml_path}: label_signs must map coordinate names to 1 or -1; got {raw!r}")
+    signs = {}
+    for name, sign in raw.items():
+        if name not in coordinates:
+            raise ConfigError(f"{yaml_path}: label_signs names {name!r}, which is neither an input nor a hip "
+                              f"coordinate (input_coordinates / hip_coordinates)")
+        # bool is an int in Python; `true` in YAML is not a sign.
+        if isinstance(sign, bool) or sign not in (1, -1):
+            raise ConfigError(f"{yaml_path}: label_signs.{name} must be 1 or -1; got {sign!r}")
+        if sign == -1:
+            signs[str(name)] = -1
+    return signs
 
 
 def _three_factors(value: Any, body: str, yaml_path: Path) -> tuple[float, float, float]:

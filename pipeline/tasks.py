@@ -49,6 +49,8 @@ class TaskRequest:
         Scaling: the subject's static trial.
     markers, grf, scaled_model
         Labelling: the trial's markers (TRC), GRFs (``.mot``) and the subject's scaled model.
+    time_range_s
+        Labelling: the part of the trial to label (s), None for all of it.
     """
 
     kind: TaskKind
@@ -61,11 +63,13 @@ class TaskRequest:
     markers: Path | None = None
     grf: Path | None = None
     scaled_model: Path | None = None
+    time_range_s: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The request as a JSON-ready mapping (``request.json``)."""
         content = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
-        content.update(kind=str(self.kind), subject=dataclasses.asdict(self.subject), config=self.config.to_dict())
+        content.update(kind=str(self.kind), subject=dataclasses.asdict(self.subject), config=self.config.to_dict(),
+                       time_range_s=list(self.time_range_s) if self.time_range_s else None)
         return {name: str(value) if isinstance(value, Path) else value for name, value in content.items()}
 
     @classmethod
@@ -80,7 +84,8 @@ class TaskRequest:
         paths = {name: Path(content[name]) if content.get(name) is not None else None
                  for name in ("out_dir", "static_trc", "markers", "grf", "scaled_model")}
         return cls(kind=TaskKind(content["kind"]), key=content["key"], subject=SubjectInfo(**content["subject"]),
-                   config=PipelineConfig.from_dict(content["config"]), input_hash=content["input_hash"], **paths)
+                   config=PipelineConfig.from_dict(content["config"]), input_hash=content["input_hash"],
+                   time_range_s=tuple(content["time_range_s"]) if content.get("time_range_s") else None, **paths)
 
 
 @dataclass(frozen=True)

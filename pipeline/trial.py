@@ -20,15 +20,18 @@ from gait2hip.core.errors import Gait2HipError, InputDataError
 from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.actuators import write_so_actuators
 from gait2hip.pipeline.config import PipelineConfig, StaticOptimizationConfig
-from gait2hip.pipeline.ground_reactions import read_grf, write_external_loads
+from gait2hip.pipeline.foot_contact import ContactReport, detect_contact, foot_marker_names
+from gait2hip.pipeline.ground_reactions import read_grf, write_external_loads, write_filtered_grf
 from gait2hip.pipeline.hip_muscles import find_hip_muscles
 from gait2hip.pipeline.inverse_dynamics import run_inverse_dynamics
 from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
 from gait2hip.pipeline.labels import build_label_table, write_labels
+from gait2hip.pipeline.marker_consistency import MarkerConsistency, check_marker_consistency
 from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig
 from gait2hip.pipeline.opensim_log import opensim_output_to
 from gait2hip.pipeline.qc import compute_qc
+from gait2hip.pipeline.rra_check import RRACheck, check_with_rra, longest_residual_window
 from gait2hip.pipeline.batched_static_optimization import BatchedSOUnsupportedError, run_batched_static_optimization
 from gait2hip.pipeline.so_cross_check import SOCrossCheck, cross_check_with_opensim
 from gait2hip.pipeline.static_optimization import MAX_START_RETRIES, SOResult, run_static_optimization
@@ -60,11 +63,15 @@ class TrialResult:
     so_forces_path: Path | None = None
     so_solver: str | None = None
     so_cross_check: SOCrossCheck | None = None
+    contact: ContactReport | None = None
+    marker_consistency: MarkerConsistency | None = None
+    ik_marker_errors: dict[str, dict[str, float]] = field(default_factory=dict)
+    rra_check: RRACheck | None = None
 
 
 def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path: Path, grf_mot_path: Path,
                 out_dir: Path, config: PipelineConfig, trial_id: str,
-                provenance: dict | None = None) -> TrialResult:
+                provenance: dict | None = None, time_range_s: tuple[float, float] | None = None) -> TrialResult:
     """Label one walking trial with the subject's scaled model.
 
     Parameters
@@ -81,6 +88,9 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         ``subject/trial`` identifier used in messages and the summary.
     provenance
         Extra entries recorded under ``provenance`` in ``summary.json`` (e.g. input hashes).
+    time_range_s
+        ``(start, end)`` in s: label only this part of the trial (``trial.yaml``'s
+        ``time_range_s``, ``label-trial --time-range``); None labels the whole trial.
 
     Raises
     ------
@@ -104,15 +114,23 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             ik_weights = {name: weight for name, weight in model_config.markers_used("dynamic").items()
                           if name in markers.marker_names}
             result.marker_notes = list(markers.filled_gaps)
-            time_range = (float(markers.times_s[0]), float(markers.times_s[-1]))
+            time_range = _time_range(markers.times_s, time_range_s, markers_trc_path)
+            # Markers no rigid model can fit (static and walking distances disagree) are
+            # down-weighted before IK, and named, rather than failing the trial on their error.
+            consistency = check_marker_consistency(model, markers, ik_weights, config.marker_consistency,
+                                                   required=model_config.markers_required("dynamic"),
+                                                   time_range_s=time_range)
+            ik_weights = consistency.weights
+            result.marker_consistency = consistency
+            result.notes.extend(consistency.notes())
             ground_reactions = read_grf(grf_mot_path, config.grf, time_range)
             clean_markers_path = write_trc_m(markers, out_dir / "markers_clean.trc")
-            external_loads_path = write_external_loads(Path(grf_mot_path).resolve(), config.grf,
-                                                       model_config.foot_bodies, out_dir / "external_loads.xml")
+            id_loads_path, so_loads_path = _external_loads(Path(grf_mot_path).resolve(), config, model_config, out_dir)
             actuators_path = out_dir / "so_actuators.xml"
             write_so_actuators(model, model_config, config.static_optimization, actuators_path)
             hip_muscles = find_hip_muscles(model, model_config.hip_coordinates)
             muscle_names = [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]
+            result.contact = _detect_contact(model, model_config, markers, ground_reactions, time_range, config)
         result.timings_s["inputs"] = time.perf_counter() - start
         _log.debug("%s: inputs checked (%s)", trial_id, "; ".join(markers.filled_gaps) or "no gaps")
 
@@ -124,23 +142,39 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
                                     trial_id=trial_id, log_dir=out_dir / "logs")
         result.timings_s["ik"] = ik.wall_time_s
         result.ik_coordinates_path = ik.coordinates_path
+        result.ik_marker_errors = ik.marker_errors_to_json()
+        full_weight_rms_m, full_weight_max_m = ik.marker_errors_without(consistency.changed_markers)
 
         stage = "id"
         inverse_dynamics = run_inverse_dynamics(
             model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
-            external_loads_path=external_loads_path, out_dir=out_dir / "id",
+            external_loads_path=id_loads_path, out_dir=out_dir / "id",
             lowpass_cutoff_hz=config.inverse_dynamics.lowpass_cutoff_hz, time_range_s=time_range,
             trial_id=trial_id, log_dir=out_dir / "logs")
         result.timings_s["id"] = inverse_dynamics.wall_time_s
         result.id_forces_path = inverse_dynamics.generalized_forces_path
 
+        if config.residual_reduction.enabled:
+            stage = "rra"
+            window = longest_residual_window(result.contact)
+            if window is None:
+                result.notes.append("RRA check skipped: no window of 0.2 s or more with every loaded foot on a plate")
+            else:
+                result.rra_check = check_with_rra(
+                    model_path=scaled_model_path, ik_coordinates_path=ik.coordinates_path,
+                    id_forces_path=inverse_dynamics.generalized_forces_path, external_loads_path=id_loads_path,
+                    window_s=window, model_config=model_config, body_mass_kg=subject.mass_kg,
+                    settings=config.residual_reduction, out_dir=out_dir / "rra", trial_id=trial_id,
+                    log_dir=out_dir / "logs")
+                result.timings_s["rra"] = result.rra_check.wall_time_s
+
         stage = "so"
         static_optimization, result.so_solver = _run_static_optimization(
             result, muscle_names=muscle_names, model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
-            external_loads_path=external_loads_path, actuators_path=actuators_path, out_dir=out_dir / "so",
+            external_loads_path=so_loads_path, actuators_path=actuators_path, out_dir=out_dir / "so",
             settings=config.static_optimization, time_range_s=time_range, trial_id=trial_id,
             log_dir=out_dir / "logs",
-            later_start_times_s=[float(t) for t in markers.times_s[1:1 + MAX_START_RETRIES]])
+            later_start_times_s=[float(t) for t in markers.times_s[markers.times_s > time_range[0] + 1e-9][:MAX_START_RETRIES]])
         result.timings_s["so"] = static_optimization.wall_time_s
         result.so_forces_path = static_optimization.forces_path
         if static_optimization.skipped_start_frames:
@@ -154,16 +188,16 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         table = build_label_table(
             ik_coordinates_path=ik.coordinates_path, id_forces_path=inverse_dynamics.generalized_forces_path,
             so_forces_path=static_optimization.forces_path, model_config=model_config, hip_muscles=hip_muscles,
-            body_mass_kg=subject.mass_kg, ground_reactions=ground_reactions,
-            contact_threshold_n=config.grf.contact_threshold_n, start_time_s=static_optimization.start_time_s,
+            body_mass_kg=subject.mass_kg, contact=result.contact, start_time_s=static_optimization.start_time_s,
             notes=result.notes)
         stage = "qc"
         report = compute_qc(
-            marker_rms_error_m=ik.marker_rms_error_m, marker_max_error_m=ik.marker_max_error_m,
+            marker_rms_error_m=full_weight_rms_m, marker_max_error_m=full_weight_max_m,
+            all_markers_error_m=(ik.marker_rms_error_m, ik.marker_max_error_m),
             inverse_dynamics=read_opensim_table(inverse_dynamics.generalized_forces_path),
             so_forces=read_opensim_table(static_optimization.forces_path),
             n_so_failed_frames=static_optimization.n_failed_frames, model_config=model_config,
-            subject=subject, thresholds=config.qc,
+            subject=subject, thresholds=config.qc, contact=result.contact, rra_check=result.rra_check,
             so_cross_check_worst_pct_peak=result.so_cross_check.worst_pct_of_peak if result.so_cross_check else None)
         # Labels past a QC fail limit are no labels: a failed trial's folder holds none, so
         # nothing reading the labels folder picks them up.
@@ -185,6 +219,60 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
     result.summary_path = _write_summary(result, subject, config, markers_trc_path, grf_mot_path, scaled_model_path,
                                          provenance)
     return result
+
+
+def _time_range(marker_times_s, requested_s: tuple[float, float] | None, markers_path: Path) -> tuple[float, float]:
+    """The trial's frames to label (s): all of them, or those inside ``requested_s``."""
+    first, last = float(marker_times_s[0]), float(marker_times_s[-1])
+    if requested_s is None:
+        return first, last
+    start, end = float(requested_s[0]), float(requested_s[1])
+    if not start < end:
+        raise InputDataError(markers_path, f"time range {start:g}-{end:g} s is empty (start must be before end)")
+    inside = marker_times_s[(marker_times_s >= start - 1e-9) & (marker_times_s <= end + 1e-9)]
+    if len(inside) < 2:
+        raise InputDataError(markers_path, f"time range {start:g}-{end:g} s holds fewer than 2 frames of the "
+                                           f"trial's {first:.3f}-{last:.3f} s")
+    return float(inside[0]), float(inside[-1])
+
+
+def _external_loads(grf_path: Path, config: PipelineConfig, model_config: ModelConfig,
+                    out_dir: Path) -> tuple[Path, Path]:
+    """``ExternalLoads`` XMLs for ID and SO, each on ground reactions filtered at its tool's cut-off."""
+    paths = {}
+    for tool, coordinate_cutoff_hz in (("id", config.inverse_dynamics.lowpass_cutoff_hz),
+                                       ("so", config.static_optimization.lowpass_cutoff_hz)):
+        cutoff_hz = config.grf.cutoff_for(coordinate_cutoff_hz)
+        if cutoff_hz not in paths:
+            data_path = grf_path
+            if cutoff_hz > 0:
+                data_path = write_filtered_grf(grf_path, config.grf, cutoff_hz,
+                                               out_dir / f"grf_filtered_{cutoff_hz:g}hz.mot")
+            paths[cutoff_hz] = write_external_loads(data_path, config.grf, model_config.foot_bodies,
+                                                    out_dir / f"external_loads_{cutoff_hz:g}hz.xml")
+        paths[tool] = paths[cutoff_hz]
+    return paths["id"], paths["so"]
+
+
+def _detect_contact(model: opensim.Model, model_config: ModelConfig, markers, ground_reactions,
+                    time_range: tuple[float, float], config: PipelineConfig) -> ContactReport:
+    """Each leg's contact and label validity on the labelled frames (plates and foot markers).
+
+    Contact is found over the whole trial (a marker's floor height needs its stances), then
+    cut to ``time_range``.
+    """
+    foot_markers = {side: tuple(n for n in names if n in markers.marker_names)
+                    for side, names in foot_marker_names(model, model_config.foot_bodies).items()}
+    positions = {side: markers.positions_m[:, [markers.marker_names.index(n) for n in names], :]
+                 for side, names in foot_markers.items()}
+    plate_loaded = {side: ground_reactions.stance(side, markers.times_s, config.grf.contact_threshold_n)
+                    for side in model_config.foot_bodies}
+    cutoffs_hz = [c for c in (config.inverse_dynamics.lowpass_cutoff_hz, config.static_optimization.lowpass_cutoff_hz)
+                  if c > 0]
+    whole_trial = detect_contact(markers.times_s, plate_loaded, positions, foot_markers, config.foot_contact,
+                                 filter_cutoff_hz=min(cutoffs_hz, default=0.0))
+    inside = (markers.times_s >= time_range[0] - 1e-9) & (markers.times_s <= time_range[1] + 1e-9)
+    return whole_trial.restricted_to(inside)
 
 
 def _load_checked_model(scaled_model_path: Path, model_config: ModelConfig) -> opensim.Model:
@@ -251,6 +339,10 @@ def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineCo
         "stages_run": list(result.timings_s),
         "so_solver": result.so_solver,
         "so_cross_check": result.so_cross_check.to_json() if result.so_cross_check else None,
+        "valid_frames": result.contact.to_json() if result.contact else None,
+        "marker_consistency": result.marker_consistency.to_json() if result.marker_consistency else None,
+        "ik_marker_errors": result.ik_marker_errors,
+        "rra_check": result.rra_check.to_json() if result.rra_check else None,
         "n_frames": result.n_frames,
         "marker_notes": result.marker_notes,
         "notes": result.notes,

@@ -51,7 +51,8 @@ def run_request(request: TaskRequest) -> TaskResult:
                               landmark_rms_error_m=scaled.marker_rms_error_m,
                               wall_time_s={"scale": scaled.wall_time_s})
         trial = label_trial(request.subject, request.scaled_model, request.markers, request.grf, request.out_dir,
-                            request.config, request.key, provenance={"input_hash": request.input_hash})
+                            request.config, request.key, provenance={"input_hash": request.input_hash},
+                            time_range_s=request.time_range_s)
         return TaskResult(kind=request.kind, input_hash=request.input_hash, status=trial.status,
                           reasons=tuple(trial.reasons), qc=trial.qc, wall_time_s=trial.timings_s,
                           n_frames=trial.n_frames, labels=trial.labels_path)

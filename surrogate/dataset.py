@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow
+import pyarrow.dataset
 
 from gait2hip.core.errors import InputDataError
 
@@ -33,13 +35,19 @@ class Channels:
 
 
 def load_dataset(folder: str | Path) -> pd.DataFrame:
-    """Every label row of the dataset, with ``subject`` as a plain string column."""
+    """Every label row of the dataset, with ``subject`` as a plain string column.
+
+    Every column any trial file holds is kept: trials labelled by different gait2hip versions
+    (one with ``valid_r``/``valid_l``, one without) read together with the column empty where
+    a trial lacks it, where a plain read would keep only the first file's columns.
+    """
     folder = Path(folder)
     if not folder.exists():
         raise InputDataError(folder, "label dataset not found (run `gait2hip label` first)")
     try:
-        table = pd.read_parquet(folder)
-    except (OSError, ValueError) as error:
+        table = _read_all_columns(folder)
+    except (OSError, ValueError, pyarrow.ArrowException) as error:
+        # ArrowException also covers trial files whose same column has clashing types.
         raise InputDataError(folder, f"not a readable parquet dataset ({error})") from error
     if "subject" not in table.columns:
         raise InputDataError(folder, "no 'subject' column or subject=<id> partitions")
@@ -48,6 +56,15 @@ def load_dataset(folder: str | Path) -> pd.DataFrame:
         if column in table.columns:
             table[column] = table[column].astype(str)
     return table.sort_values(["subject", "trial", "time"], kind="stable").reset_index(drop=True)
+
+
+def _read_all_columns(folder: Path) -> pd.DataFrame:
+    dataset = pyarrow.dataset.dataset(folder, format="parquet", partitioning="hive")
+    schema = pyarrow.unify_schemas([dataset.schema,
+                                    *(fragment.physical_schema for fragment in dataset.get_fragments())])
+    if schema.equals(dataset.schema):
+        return pd.read_parquet(folder)      # every file has the same columns: the usual read
+    return pd.read_parquet(folder, schema=schema)
 
 
 def find_channels(table: pd.DataFrame, groups: tuple[str, ...] = TARGET_GROUPS,

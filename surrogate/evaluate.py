@@ -3,10 +3,15 @@
 Writes ``metrics.csv`` (long: subject × cadence × channel × metric), ``results.csv`` and
 ``results.md`` (subject-level mean ± SD per target group, like the study's tables), plots of
 predicted vs OpenSim over the gait cycle, and ``summary.json``.
+
+Only known target points count: frames whose labels are unknown (``valid_r``/``valid_l``
+False; see :mod:`gait2hip.surrogate.segmentation`) are left out of every metric and plot, and
+``summary.json`` says how many there were (``label_validity``).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +47,9 @@ def evaluate_on(model: torch.nn.Module, checkpoint: Checkpoint, table: pd.DataFr
     names = checkpoint.target_names
     segments = segment_table(table, list(checkpoint.input_names), names, checkpoint.segmentation)
     predicted = predict_segments(model, checkpoint, segments.inputs)
-    long = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names, segments.cadence)
-    by_subject = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names)
+    known = segments.target_known
+    long = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names, segments.cadence, known)
+    by_subject = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names, known=known)
     return Evaluation(name, segments, predicted, long, summarise(by_subject, checkpoint.target_groups))
 
 
@@ -89,6 +95,8 @@ def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, out_dir: Path,
                "results": results.to_dict("records")}
     if len(evaluations) == 2:
         summary["generalisation_gap"] = _gap(results)
+    summary["label_validity"] = {evaluation.name: evaluation.segments.validity().to_json()
+                                 for evaluation in evaluations}
     write_json_atomically(out_dir / "summary.json", summary)
     return summary
 
@@ -135,9 +143,10 @@ def _plot_cycles(evaluation: Evaluation, checkpoint: Checkpoint, path: Path) -> 
     units = dict(zip(names, checkpoint.target_units))
     for axis, name in zip(axes.flat, chosen):
         index = names.index(name)
+        known = evaluation.segments.target_known[..., index]
         for values, label, colour in ((evaluation.segments.targets[..., index], "OpenSim", "k"),
                                       (evaluation.predicted[..., index], "surrogate", "tab:red")):
-            mean, sd = values.mean(axis=0), values.std(axis=0)
+            mean, sd = _cycle_mean_sd(values, known)
             axis.plot(phase, mean, color=colour, label=label)
             axis.fill_between(phase, mean - sd, mean + sd, color=colour, alpha=0.2)
         axis.set(title=name, xlabel="gait cycle (%)", ylabel=units[name])
@@ -147,6 +156,19 @@ def _plot_cycles(evaluation: Evaluation, checkpoint: Checkpoint, path: Path) -> 
     figure.suptitle(f"{checkpoint.model}: {evaluation.name} (mean ± SD over cycles)")
     figure.tight_layout()
     write_atomically(path, lambda p: figure.savefig(p, dpi=80, format="png"))
+
+
+def _cycle_mean_sd(values: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and SD over cycles, ``(n, time)`` → ``(time,)``, of the known points only; NaN where none is.
+
+    Both curves (OpenSim and surrogate) use the same points, so they compare like with like.
+    """
+    if known.all():
+        return values.mean(axis=0), values.std(axis=0)
+    values = np.where(known, values, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)    # a point unknown in every cycle: NaN, a gap in the curve
+        return np.nanmean(values, axis=0), np.nanstd(values, axis=0)
 
 
 def _plot_cadence(evaluation: Evaluation, checkpoint: Checkpoint, path: Path) -> None:

@@ -27,9 +27,10 @@ from gait2hip.surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
 from gait2hip.surrogate.checkpoint import Checkpoint, TrainingState, read_checkpoint, save_checkpoint
 from gait2hip.surrogate.config import TrainingConfig
 from gait2hip.surrogate.dataset import INPUT_UNIT, TARGET_UNITS, Channels, find_channels, load_dataset
+from gait2hip.surrogate.losses import masked_mse_loss
 from gait2hip.surrogate.models.registry import build_model
 from gait2hip.surrogate.preprocessing import Standardizer
-from gait2hip.surrogate.segmentation import segment_table
+from gait2hip.surrogate.segmentation import Segments, ValidityCounts, segment_table
 from gait2hip.surrogate.split import SubjectSplit, split_subjects
 
 _log = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ class TrainingData:
 
     ``train_inputs`` ``(n_train, time, n_inputs)`` and ``train_targets`` ``(n_train, time,
     n_targets)`` are float32 on the config's device, standardised by the scalers (fitted on
-    the training segments); likewise the validation tensors.
+    the known points of the training segments); likewise the validation tensors.
+    ``train_known`` / ``validation_known`` are bool tensors of the targets' shape, True where
+    the target is known (unknown targets hold 0 and never reach the loss), or None when every
+    point is known; ``train_validity`` / ``validation_validity`` count them.
     """
 
     channels: Channels
@@ -66,6 +70,10 @@ class TrainingData:
     train_targets: torch.Tensor
     validation_inputs: torch.Tensor
     validation_targets: torch.Tensor
+    train_validity: ValidityCounts
+    validation_validity: ValidityCounts
+    train_known: torch.Tensor | None = None
+    validation_known: torch.Tensor | None = None
 
 
 @dataclass
@@ -159,15 +167,35 @@ def prepare_data(config: TrainingConfig, dataset_dir: Path,
     segments = segment_table(table, list(channels.inputs), channels.target_names, config.segmentation)
     train = segments.select(np.isin(segments.subject, split.train))
     validation = segments.select(np.isin(segments.subject, split.validation))
-    input_scaler, target_scaler = Standardizer.fit(train.inputs), Standardizer.fit(train.targets)
+    for part, name in ((train, "training"), (validation, "validation")):
+        if not part.target_known.any():
+            raise InputDataError(dataset_dir, f"the {name} subjects have no segment with a known target point (labels "
+                                              f"unknown on every frame, or all dropped by invalid_frames: "
+                                              f"{config.segmentation.invalid_frames}); label more of their trials or "
+                                              f"change the split")
+    input_scaler = Standardizer.fit(train.inputs)
+    target_scaler = Standardizer.fit(train.targets, train.target_known)
 
     def standardised(values: np.ndarray, scaler: Standardizer) -> torch.Tensor:
         return torch.tensor(scaler.transform(values), dtype=torch.float32, device=config.device)
 
+    train_known, validation_known = _known(train, config.device), _known(validation, config.device)
     return TrainingData(channels, split, input_scaler, target_scaler,
-                        standardised(train.inputs, input_scaler), standardised(train.targets, target_scaler),
+                        standardised(train.inputs, input_scaler),
+                        _zero_unknown(standardised(train.targets, target_scaler), train_known),
                         standardised(validation.inputs, input_scaler),
-                        standardised(validation.targets, target_scaler))
+                        _zero_unknown(standardised(validation.targets, target_scaler), validation_known),
+                        train.validity(), validation.validity(), train_known, validation_known)
+
+
+def _known(segments: Segments, device: str) -> torch.Tensor | None:
+    """The segments' target mask on ``device``; None when every point is known (the loss then is plain MSE)."""
+    return None if segments.target_known.all() else torch.tensor(segments.target_known, device=device)
+
+
+def _zero_unknown(targets: torch.Tensor, known: torch.Tensor | None) -> torch.Tensor:
+    """Unknown targets (NaN) set to 0, so no tensor the optimisation touches holds a NaN."""
+    return targets if known is None else torch.where(known, targets, torch.zeros_like(targets))
 
 
 def _narrowed(split: SubjectSplit, train_subjects: Sequence[str]) -> SubjectSplit:
@@ -256,25 +284,37 @@ def _raise_non_finite_loss(run: _Run, progress: Progress, epoch: int, out_dir: P
 
 
 def train_one_epoch(run: _Run) -> float:
-    """One pass over the training segments in the generator's order; the mean training loss (MSE)."""
+    """One pass over the training segments in the generator's order; the mean training loss (MSE).
+
+    The loss is over known target points only (:func:`masked_mse_loss`); the epoch's mean weighs
+    each batch by its segments when every point is known, else by its known points. A batch
+    without a known point is skipped: an AdamW step on a zero gradient would still move the
+    weights (momentum, weight decay).
+    """
     data = run.data
     run.model.train()
     order = torch.randperm(len(data.train_inputs), generator=run.generator)
-    total = 0.0
+    total, weight = 0.0, 0
     for batch in order.split(run.config.batch_size):
+        known = None if data.train_known is None else data.train_known[batch]
+        if known is not None and not bool(known.any()):
+            continue
         run.optimizer.zero_grad()
-        loss = torch.nn.functional.mse_loss(run.model(data.train_inputs[batch]), data.train_targets[batch])
+        loss = masked_mse_loss(run.model(data.train_inputs[batch]), data.train_targets[batch], known)
         loss.backward()
         run.optimizer.step()
-        total += float(loss.detach()) * len(batch)
-    return total / len(data.train_inputs)
+        batch_weight = len(batch) if known is None else int(known.sum())
+        total += float(loss.detach()) * batch_weight
+        weight += batch_weight
+    return total / weight
 
 
 def evaluate_validation_loss(run: _Run) -> float:
-    """MSE of the standardised validation targets, dropout off."""
+    """MSE of the standardised validation targets over their known points, dropout off."""
     run.model.eval()
     with torch.no_grad():
-        return float(torch.nn.functional.mse_loss(run.model(run.data.validation_inputs), run.data.validation_targets))
+        return float(masked_mse_loss(run.model(run.data.validation_inputs), run.data.validation_targets,
+                                     run.data.validation_known))
 
 
 def record_epoch(run: _Run, progress: Progress, epoch: int, out_dir: Path) -> bool:
@@ -319,5 +359,6 @@ def _write_summary(result: TrainResult, run: _Run, history: list[dict[str, float
         "seconds_per_epoch_median": result.seconds_per_epoch, "n_train_segments": len(data.train_inputs),
         "n_parameters": sum(p.numel() for p in run.model.parameters()),
         "n_validation_segments": len(data.validation_inputs), "split": data.split.to_dict(),
-        "config": config.to_dict()})
+        "config": config.to_dict(),
+        "label_validity": {"train": data.train_validity.to_json(), "validation": data.validation_validity.to_json()}})
     write_atomically(result.run_dir / "history.json", lambda p: p.write_text(json.dumps(history, indent=1)))

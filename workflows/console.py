@@ -24,4 +24,13 @@ def format_trial_report(result: TrialResult, scale_wall_time_s: float | None = N
             f"{qc['peak_pelvis_residual_moment_nm']:.1f} Nm; peak reserve {qc['peak_reserve_torque_nm']:.2f} Nm; "
             f"SO failed frames {int(qc['so_failed_frames'])}"
         )
+        if "rra_peak_pelvis_residual_force_pct_bw" in qc:
+            lines.append(f"  RRA check: residual {qc['rra_peak_pelvis_residual_force_pct_bw']:.1f} % BW, hip angles moved "
+                         f"{qc['rra_hip_angle_change_rms_deg']:.2f} deg RMS, hip moments "
+                         f"{qc['rra_hip_moment_change_rms_nm_per_kg']:.3f} Nm/kg RMS")
+    if result.contact is not None:
+        n_frames = len(result.contact.times_s)
+        legs = ", ".join(f"{side} {int(leg.valid.sum())}" for side, leg in result.contact.legs.items())
+        lines.append(f"  valid frames (of {n_frames}): {legs}; residuals judged on "
+                     f"{int(result.contact.residual_frames.sum())} (every loaded foot on a plate)")
     return "\n".join(lines)

@@ -1,8 +1,13 @@
 """``gait2hip run``: cohort → labels → surrogates (all models) → evaluation → timing → report.
 
+The cohort is synthesized (a preset), taken as it is (a folder), or ingested from a C3D corpus
+(:mod:`gait2hip.workflows.measured_cohort`). With ``train.enabled: false`` the run ends after
+labelling with the QC report (ingest → label → report): the shape of a measured-data workflow.
+
 Steps that are already done are not redone: labelling resumes by input hashes, a model is
 not retrained when its run folder holds a summary for the same config and the same dataset
-bytes, and the cohort is not re-synthesized when its ``cohort.yaml`` records the same preset.
+bytes, the cohort is not re-synthesized when its ``cohort.yaml`` records the same preset, and
+a corpus is not ingested again when the cohort records the same corpus and settings.
 """
 
 from __future__ import annotations
@@ -47,8 +52,8 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
     out.mkdir(parents=True, exist_ok=True)
     step_seconds: dict[str, float] = {}
     started = time.perf_counter()
-
-    n_steps = 6 if config.timing.n_trials > 0 else 5
+    trains = config.train.enabled
+    n_steps = 3 + (2 + (config.timing.n_trials > 0) if trains else 0)
 
     def step(name: str) -> Callable[[], None]:
         number = len(step_seconds) + 1
@@ -60,8 +65,10 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
             progress(f"      {name}: {step_seconds[name]:.0f} s")
         return done
 
-    done = step("cohort")
+    done = step("ingest (C3D corpus → cohort)" if config.cohort.kind == "corpus" else "cohort")
     cohort_dir = _cohort(config, out, force, progress)
+    if config.cohort.kind == "corpus" and trains:
+        _validate_training(config, _cohort_subjects_by_group(config, cohort_dir))
     done()
 
     done = step("label (OpenSim: scale → IK → ID → SO)")
@@ -73,38 +80,45 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
              f"{report.n_skipped} up to date")
     for failure in report.failures:
         progress(f"      left out: {failure['subject']}/{failure['trial']} ({failure['failed_stage']}: {failure['error']})")
-    if report.dataset_dir is None or (report.n_failed and not config.label.tolerate_failures):
+    if trains and (report.dataset_dir is None or (report.n_failed and not config.label.tolerate_failures)):
         raise WorkflowError(f"labelling failed for {report.n_failed} of {report.n_trials} trials; "
                             f"see {report.manifest_path}")
     dataset = report.dataset_dir
     done()
 
-    done = step(f"train ({', '.join(config.train.models)})")
-    checkpoints = {name: _train(name, config, dataset, out / "models" / name, force, progress)
-                   for name in config.train.models}
-    done()
-
-    done = step("evaluate (held-out test subjects; zero-shot " + ", ".join(config.evaluate.external_groups) + ")")
-    evaluations = {}
-    for name, checkpoint in checkpoints.items():
-        evaluations[name] = evaluate_checkpoint(checkpoint, dataset, out / "models" / name / "evaluation",
-                                                external_groups=tuple(config.evaluate.external_groups) or None)
-    done()
-
+    checkpoints: dict[str, Path] = {}
+    evaluations: dict[str, dict] = {}
     timing = None
-    if config.timing.n_trials > 0:
-        done = step("timing (OpenSim vs surrogates, same trials)")
-        timing = _timing(config, cohort_dir, dataset, checkpoints, out / "timing", pipeline_config, force, progress)
+    if trains:
+        done = step(f"train ({', '.join(config.train.models)})")
+        checkpoints = {name: _train(name, config, dataset, out / "models" / name, force, progress)
+                       for name in config.train.models}
         done()
+
+        done = step("evaluate (held-out test subjects; zero-shot " + ", ".join(config.evaluate.external_groups) + ")")
+        for name, checkpoint in checkpoints.items():
+            evaluations[name] = evaluate_checkpoint(checkpoint, dataset, out / "models" / name / "evaluation",
+                                                    external_groups=tuple(config.evaluate.external_groups) or None)
+        done()
+
+        if config.timing.n_trials > 0:
+            done = step("timing (OpenSim vs surrogates, same trials)")
+            timing = _timing(config, cohort_dir, dataset, checkpoints, out / "timing", pipeline_config, force, progress)
+            done()
 
     done = step("report")
     summary = {"kind": "gait2hip.run", "command": command, "workflow": config.to_dict(), "out": str(out), "cohort": str(cohort_dir),
-               "dataset": str(dataset), "labelling": {"trials": report.n_trials, "ok": report.n_ok,
-                                                      "warn": report.n_warn, "failed": report.n_failed,
-                                                      "reused": report.n_skipped, "wall_time_s": report.wall_time_s,
-                                                      "failures": report.failures},
+               "dataset": None if dataset is None else str(dataset),
+               "labelling": {"trials": report.n_trials, "ok": report.n_ok,
+                             "warn": report.n_warn, "failed": report.n_failed,
+                             "reused": report.n_skipped, "wall_time_s": report.wall_time_s,
+                             "failures": report.failures},
                "checkpoints": {name: str(path) for name, path in checkpoints.items()},
                "evaluations": evaluations, "timing": timing, "step_seconds": step_seconds}
+    if config.cohort.measured:
+        from gait2hip.workflows.measured_cohort import measured_facts
+
+        summary.update(measured_facts(cohort_dir, out / "labels"))
     write_report(out, summary)
     done()
     summary["step_seconds"] = step_seconds
@@ -117,23 +131,40 @@ def run_workflow(config: WorkflowConfig, *, force: bool = False, progress: Calla
 def validate_workflow(config: WorkflowConfig) -> None:
     """Check the whole workflow before its first OpenSim call; raise ConfigError naming what is wrong.
 
-    Checked: the output folder, the cohort source (preset or folder), the pipeline settings
-    file, every model's training config with the workflow's overrides (model names, their YAML
-    files, budgets, split fractions, and that the split leaves a subject for each part), and the
-    zero-shot groups' spelling against the cohort's groups.
+    Checked: the output folder, the cohort source (preset, folder, or a corpus named and
+    present), the pipeline settings file and, when the workflow trains, every model's training
+    config with the workflow's overrides (model names, their YAML files, budgets, split
+    fractions, and that the split leaves a subject for each part) and the zero-shot groups'
+    spelling against the cohort's groups (for a corpus: once it is ingested).
     """
-    import pandas as pd
-
-    from gait2hip.core.errors import ConfigError
     from gait2hip.pipeline.config import PipelineConfig
-    from gait2hip.surrogate.models.registry import MODELS
-    from gait2hip.surrogate.split import split_subjects
     from gait2hip.workflows.arguments import check_output_folder
 
     check_output_folder(Path(config.out), "out")
-    subjects_by_group = _cohort_subjects_by_group(config)
     if config.label.pipeline_config:
         PipelineConfig.from_yaml(config.label.pipeline_config)
+    if config.cohort.kind == "corpus":
+        from gait2hip.workflows.measured_cohort import check_corpus
+
+        check_corpus(config.cohort)   # the groups are known only once it is ingested: training is checked then
+        return
+    if config.cohort.kind == "folder" and not config.cohort.folder:
+        from gait2hip.core.errors import ConfigError
+
+        raise ConfigError("cohort.folder: cohort.source is 'folder' but no folder is named")
+    subjects_by_group = _cohort_subjects_by_group(config)
+    if config.train.enabled:
+        _validate_training(config, subjects_by_group)
+
+
+def _validate_training(config: WorkflowConfig, subjects_by_group: dict[str, list[str]]) -> None:
+    """Check the models, their training configs with the workflow's overrides, the split and the zero-shot groups."""
+    import pandas as pd
+
+    from gait2hip.core.errors import ConfigError
+    from gait2hip.surrogate.models.registry import MODELS
+    from gait2hip.surrogate.split import split_subjects
+
     unknown = [name for name in config.train.models if name not in MODELS]
     if unknown:
         raise ConfigError(f"train.models: unknown model(s) {', '.join(unknown)}; registered: "
@@ -156,17 +187,18 @@ def validate_workflow(config: WorkflowConfig) -> None:
                           f"(its groups: {', '.join(sorted(subjects_by_group))})")
 
 
-def _cohort_subjects_by_group(config: WorkflowConfig) -> dict[str, list[str]]:
-    """The cohort's subject ids by group: from the preset, or from the cohort folder's subject files."""
+def _cohort_subjects_by_group(config: WorkflowConfig, folder: Path | None = None) -> dict[str, list[str]]:
+    """The cohort's subject ids by group: from the preset, or from the subject files of the cohort folder."""
     from gait2hip.virtual_lab.presets import CohortPreset
 
-    if config.cohort.folder:
+    folder = folder or (Path(config.cohort.folder) if config.cohort.folder else None)
+    if folder is not None:
         from gait2hip.pipeline.cohort import discover_cohort
         from gait2hip.workflows.arguments import check_input_folder
 
-        check_input_folder(Path(config.cohort.folder), "cohort.folder", "cohort folder")
+        check_input_folder(folder, "cohort.folder", "cohort folder")
         groups: dict[str, list[str]] = {}
-        for subject in discover_cohort(Path(config.cohort.folder)).subjects:
+        for subject in discover_cohort(folder).subjects:
             groups.setdefault(subject.info.group, []).append(subject.info.subject_id)
         return groups
     preset = CohortPreset.load(config.cohort.preset)
@@ -187,6 +219,10 @@ def _training_config(name: str, config: WorkflowConfig):
 
 
 def _cohort(config: WorkflowConfig, out: Path, force: bool, progress: Callable[[str], None]) -> Path:
+    if config.cohort.kind == "corpus":
+        from gait2hip.workflows.measured_cohort import ingest_cohort
+
+        return ingest_cohort(config.cohort, out, force=force, progress=progress)
     if config.cohort.folder:
         progress(f"      using the cohort at {config.cohort.folder}")
         return Path(config.cohort.folder).resolve()

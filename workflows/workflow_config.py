@@ -8,20 +8,54 @@ from dataclasses import dataclass, field
 from gait2hip.core.config_loading import YamlConfig
 
 
+SOURCES = ("preset", "folder", "corpus")
+
+
 @dataclass(frozen=True)
 class CohortStep:
-    """Where the cohort comes from: a synthetic preset (``workflows/presets``) or an existing folder.
+    """Where the cohort comes from: a synthetic preset, an existing cohort folder, or a C3D corpus.
 
-    ``folder`` set → that cohort is labelled as is (lab data); otherwise ``preset`` is synthesized.
+    ``source``: ``preset`` (``workflows/presets``, synthesized), ``folder`` (a cohort labelled as
+    is) or ``corpus`` (a folder of subjects' C3D files, ingested into ``OUT/cohort`` first by
+    :func:`gait2hip.ingest.corpus.ingest_corpus`); when null it follows from which of
+    ``corpus``, ``folder`` is set, else ``preset``. A ``corpus`` workflow may leave the path
+    null in its file and take it from ``gait2hip run --corpus DIR``.
+
+    ``include``, ``exclude``: globs on the corpus-relative path (``'*/straight/*'``);
+    ``ingest_config``: an ``IngestConfig`` YAML (``ingest/config.py``; protocol ``auto`` by
+    default); ``subjects_table``: ``id,mass_kg,height_m[,group,affected_side]`` CSV, else mass
+    and height come from the C3D files.
     """
 
     preset: str = "demo"
     seed: int | None = None
     folder: str | None = None
+    source: str | None = None
+    corpus: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ingest_config: str | None = None
+    subjects_table: str | None = None
 
     def __post_init__(self) -> None:
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an integer from 0 to 4294967295, got {self.seed}")
+        if self.source is not None and self.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)} (or null: from the keys set), got {self.source!r}")
+        if self.corpus and self.folder:
+            raise ValueError("set corpus (C3D files to ingest) or folder (a cohort already in the layout), not both")
+
+    @property
+    def kind(self) -> str:
+        """``preset``, ``folder`` or ``corpus``: the source given, else the one its keys imply."""
+        if self.source is not None:
+            return self.source
+        return "corpus" if self.corpus else "folder" if self.folder else "preset"
+
+    @property
+    def measured(self) -> bool:
+        """Whether the cohort is measured data (a corpus or a lab folder), not synthesized."""
+        return self.kind != "preset"
 
 
 @dataclass(frozen=True)
@@ -50,8 +84,13 @@ class LabelStep:
 
 @dataclass(frozen=True)
 class TrainStep:
-    """Which models (``surrogate/configs/<name>.yaml``) and the budget overrides applied to all of them."""
+    """Which models (``surrogate/configs/<name>.yaml``) and the budget overrides applied to all of them.
 
+    ``enabled: false`` stops the run after labelling (ingest → label → report): a measured
+    corpus of a dozen walks is a QC and validation set, too small for a subject-level split.
+    """
+
+    enabled: bool = True
     models: tuple[str, ...] = ("lstm", "transformer", "mamba")
     max_epochs: int | None = None
     patience: int | None = None
@@ -91,7 +130,8 @@ class TimingStep:
 
 @dataclass(frozen=True)
 class WorkflowConfig(YamlConfig):
-    """One end-to-end run: cohort → labels → surrogates → evaluation → timing → report."""
+    """One end-to-end run: cohort (synthesized, a folder, or ingested from C3D) → labels → surrogates →
+    evaluation → timing → report; with ``train.enabled: false``, cohort → labels → QC report."""
 
     name: str = "demo"
     out: str = "runs/demo"

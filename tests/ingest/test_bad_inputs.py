@@ -70,14 +70,14 @@ def test_required_markers_missing_from_the_file_are_listed(scenarios, tmp_path):
     keep = [i for i, name in enumerate(walk.marker_names) if name not in ("RHEE", "LTOE")]
     scenario = walk.with_(marker_names=tuple(walk.marker_names[i] for i in keep), positions_m=walk.positions_m[:, keep])
     c3d = scenarios.write_c3d(tmp_path / "walk.c3d", scenario)
-    error = _convert_expecting(c3d, tmp_path / "S01", "required model marker")
+    error = _convert_expecting(c3d, tmp_path / "S01", "required model marker", protocol="plug_in_gait")
     assert "R.Heel (needs RHEE)" in error.problem and "L.Toe.Med (needs LTOE)" in error.problem
 
 
 def test_required_markers_the_protocol_does_not_map_are_listed(scenarios, tmp_path):
     c3d = scenarios.write_c3d(tmp_path / "walk.c3d", scenarios.walking_scenario())
     _convert_expecting(c3d, tmp_path / "S01", "not mapped by protocol 'plug_in_gait': R.Thigh.Upper, R.Midfoot.Sup",
-                       required_markers=("R.Thigh.Upper", "R.Midfoot.Sup"))
+                       protocol="plug_in_gait", required_markers=("R.Thigh.Upper", "R.Midfoot.Sup"))
 
 
 def test_plates_nobody_stepped_on(scenarios, tmp_path):

@@ -16,7 +16,8 @@ GAIT2392_MARKERS = {e.get("name") for e in ElementTree.parse(opensim_models.mark
 
 
 def test_shipped_protocols_map_only_model_markers():
-    assert available_protocols() == ["helen_hayes", "plug_in_gait", "qualisys_sports"]
+    assert available_protocols() == ["auc", "fmc", "helen_hayes", "mh", "opensim_treadmill", "plug_in_gait", "qcmas",
+                                     "qualisys_sports"]
     for name in available_protocols():
         protocol = load_protocol(name)
         assert set(protocol.markers) <= GAIT2392_MARKERS, name
@@ -62,7 +63,7 @@ def test_unknown_model_marker_is_a_config_error(tmp_path):
 
 
 def test_unknown_protocol_name_lists_the_shipped_ones():
-    with pytest.raises(ConfigError, match="shipped: helen_hayes, plug_in_gait, qualisys_sports"):
+    with pytest.raises(ConfigError, match="shipped: auc, fmc, helen_hayes, mh, opensim_treadmill, plug_in_gait"):
         load_protocol("vicon_magic")
 
 

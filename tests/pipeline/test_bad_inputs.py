@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gait2hip.core.errors import InputDataError
+from gait2hip.core.errors import ConfigError, InputDataError
 from gait2hip.core.opensim_files import check_time_column, read_opensim_table
+from gait2hip.pipeline.batch import config_for_cohort
 from gait2hip.pipeline.cohort import discover_cohort
 from gait2hip.pipeline.config import MarkerConfig, PipelineConfig
 from gait2hip.pipeline.ground_reactions import read_grf
@@ -335,6 +336,42 @@ def test_a_bad_trial_yaml_fails_that_trial_alone_naming_the_file(tmp_path, conte
     assert re.search(expected, first.metadata_error)
     assert str(folder / "S01" / "trials" / "walk_01" / "trial.yaml") in first.metadata_error
     assert (second.metadata_error, second.cadence_condition, second.cadence_steps_per_min) == (None, "slow", 95.5)
+
+
+@pytest.mark.parametrize("time_range", ["[2.0]", "[3.0, 2.0]", "[1.0, .inf]", "[true, 2.0]", "later"])
+def test_a_bad_trial_time_range_fails_that_trial_naming_the_key(tmp_path, time_range):
+    folder = _cohort_folder(tmp_path, "name: c\n")
+    (folder / "S01" / "trials" / "walk_01").mkdir()
+    (folder / "S01" / "trials" / "walk_01" / "trial.yaml").write_text(f"time_range_s: {time_range}\n")
+    (trial,) = discover_cohort(folder).trials
+    assert "time_range_s must be [start, end] in s with start < end" in trial.metadata_error
+
+
+def test_a_trial_time_range_is_read_in_seconds(tmp_path):
+    folder = _cohort_folder(tmp_path, "name: c\n")
+    (folder / "S01" / "trials" / "walk_01").mkdir()
+    (folder / "S01" / "trials" / "walk_01" / "trial.yaml").write_text("time_range_s: [1.2, 3]\n")
+    (trial,) = discover_cohort(folder).trials
+    assert trial.time_range_s == (1.2, 3.0) and trial.metadata_error is None
+
+
+def test_the_cohort_yaml_model_labels_the_cohort(tmp_path):
+    cohort = discover_cohort(_cohort_folder(tmp_path, "name: c\nmodel: gait2354\n"))
+    assert config_for_cohort(PipelineConfig(), cohort).model == "gait2354"
+    assert config_for_cohort(PipelineConfig(model="gait2354"), cohort).model == "gait2354"
+
+
+def test_a_cohort_without_a_model_keeps_the_configured_one(tmp_path):
+    cohort = discover_cohort(_cohort_folder(tmp_path, "name: c\n"))
+    assert cohort.model is None
+    assert config_for_cohort(PipelineConfig(model="gait2354"), cohort).model == "gait2354"
+
+
+def test_a_configured_model_other_than_the_cohorts_is_an_error_naming_both(tmp_path):
+    cohort = discover_cohort(_cohort_folder(tmp_path, "name: c\nmodel: gait2354\n"))
+    with pytest.raises(ConfigError, match=r"cohort\.yaml: the cohort's model is 'gait2354', the pipeline settings "
+                                          r"name 'my_model\.yaml'"):
+        config_for_cohort(PipelineConfig(model="my_model.yaml"), cohort)
 
 
 # --- A trial that fails QC keeps no labels ------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
@@ -75,8 +76,8 @@ def test_a_held_rotational_coordinate_is_given_in_degrees(subject_files, tmp_pat
     np.testing.assert_allclose(coordinates["pelvis_tz"], 0.02, atol=0.002)
 
 
-def test_walking_ik_holds_the_models_walking_coordinates(subject_files, tmp_path):
-    """Markers made with subtalar at 8°: walking IK holds it at the model.yaml's 0° instead."""
+def test_walking_ik_holds_the_coordinates_it_is_given(subject_files, tmp_path):
+    """Markers made with subtalar at 8°: walking IK holding it at 0° (as a model.yaml may) gives 0°."""
     n_frames = 5
     motion = {"subtalar_angle_r": np.full(n_frames, math.radians(8.0)), "pelvis_tilt": np.zeros(n_frames)}
     names, positions = marker_positions(subject_files.marker_model_path, motion)
@@ -85,13 +86,58 @@ def test_walking_ik_holds_the_models_walking_coordinates(subject_files, tmp_path
     weights = model_config.markers_used("dynamic")
     clean = write_trc_m(check_and_fill(read_trc(trc), list(weights), 0.1), tmp_path / "clean.trc")
     solved = {}
-    for label, targets in (("free", None), ("held", model_config.walking_ik_coordinates)):
+    for label, targets in (("free", None), ("held", {"subtalar_angle_r": CoordinateTarget(0.0)})):
         result = run_inverse_kinematics(
             model_path=subject_files.marker_model_path, markers_trc_path=clean, out_dir=tmp_path / label,
             marker_weights=weights, accuracy=1e-6, time_range_s=(0.0, (n_frames - 1) / RATE_HZ),
             trial_id="S01/walk", coordinate_targets=targets)
         solved[label] = read_opensim_table(result.coordinates_path)["subtalar_angle_r"].to_numpy()
 
-    assert model_config.walking_ik_coordinates["subtalar_angle_r"].value == 0.0
+    assert model_config.walking_ik_coordinates["mtp_angle_r"].value == 0.0  # no marker sees gait2392's toes
     np.testing.assert_allclose(solved["free"], 8.0, atol=HELD_TOLERANCE_DEG)
     np.testing.assert_allclose(solved["held"], 0.0, atol=HELD_TOLERANCE_DEG)
+
+
+SHIFT_M = 0.03
+TOTALS_TOLERANCE_M = 1e-6  # OpenSim writes its marker-error file with 8 significant digits
+
+
+def _walk_with_a_shifted_marker(subject_files, tmp_path, shifted: str, n_frames: int = 5):
+    """A short synthetic walk (TRC in m) with ``shifted`` moved SHIFT_M forward on every frame."""
+    names, positions = marker_positions(subject_files.marker_model_path, _known_motion(n_frames))
+    positions[:, names.index(shifted), 0] += SHIFT_M * 1000.0  # positions in mm
+    trc = write_trc(tmp_path / "walk.trc", names, positions, RATE_HZ, units="mm")
+    weights = ModelConfig.load("gait2392").markers_used("dynamic")
+    clean = write_trc_m(check_and_fill(read_trc(trc), list(weights), 0.1), tmp_path / "clean.trc")
+    return clean, weights, (0.0, (n_frames - 1) / RATE_HZ)
+
+
+def test_per_marker_errors_give_back_opensims_totals(subject_files, tmp_path):
+    clean, weights, time_range = _walk_with_a_shifted_marker(subject_files, tmp_path, "R.Acromium")
+    result = run_inverse_kinematics(
+        model_path=subject_files.marker_model_path, markers_trc_path=clean, out_dir=tmp_path / "ik",
+        marker_weights=weights, accuracy=1e-6, time_range_s=time_range, trial_id="S01/walk")
+
+    assert set(result.tracked_markers) == set(weights)
+    assert result.marker_error_frames_m.shape == (result.n_frames, len(weights))
+    rms_m, max_m = result.marker_errors_without([])
+    assert rms_m == pytest.approx(result.marker_rms_error_m, abs=TOTALS_TOLERANCE_M)
+    assert max_m == pytest.approx(result.marker_max_error_m, abs=TOTALS_TOLERANCE_M)
+    worst = max(result.marker_errors_m, key=lambda name: result.marker_errors_m[name].rms_m)
+    assert worst == "R.Acromium"
+    assert result.marker_errors_without(["R.Acromium"])[1] < result.marker_errors_m["R.Acromium"].max_m
+
+
+def test_a_marker_of_weight_zero_is_left_out_of_ik(subject_files, tmp_path):
+    clean, weights, time_range = _walk_with_a_shifted_marker(subject_files, tmp_path, "R.Acromium")
+    results = {}
+    for label, marker_weights in (("zero", {**weights, "R.Acromium": 0.0}),
+                                  ("absent", {n: w for n, w in weights.items() if n != "R.Acromium"})):
+        results[label] = run_inverse_kinematics(
+            model_path=subject_files.marker_model_path, markers_trc_path=clean, out_dir=tmp_path / label,
+            marker_weights=marker_weights, accuracy=1e-6, time_range_s=time_range, trial_id="S01/walk")
+
+    assert "R.Acromium" not in results["zero"].tracked_markers
+    # OpenSim counts a weight-0 marker in its error totals; left out, the totals are those without it.
+    assert results["zero"].marker_max_error_m == pytest.approx(results["absent"].marker_max_error_m, abs=1e-9)
+    assert results["zero"].marker_max_error_m < SHIFT_M / 2

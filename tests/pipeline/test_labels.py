@@ -9,7 +9,7 @@ import pytest
 
 from gait2hip.core.errors import InputDataError
 from gait2hip.core.opensim_files import write_mot
-from gait2hip.pipeline.ground_reactions import GroundReactions
+from gait2hip.pipeline.foot_contact import ContactReport, LegContact
 from gait2hip.pipeline.labels import build_label_table
 from gait2hip.pipeline.model_config import ModelConfig
 
@@ -39,10 +39,11 @@ def _write_tables(folder: Path, so_times: np.ndarray) -> dict[str, Path]:
 
 def _build(paths: dict[str, Path], notes: list[str] | None = None):
     times = _times(START_S, END_S)
-    standing = GroundReactions(times, {"r": np.full(len(times), 400.0), "l": np.zeros(len(times))}, Path("grf.mot"))
+    on_plate = {"r": np.ones(len(times), dtype=bool), "l": np.zeros(len(times), dtype=bool)}
+    contact = ContactReport(times, {side: LegContact(side, flags, flags, np.ones(len(times), dtype=bool), ())
+                                    for side, flags in on_plate.items()}, {"r": (), "l": ()})
     return build_label_table(**paths, model_config=ModelConfig.load("gait2392"), hip_muscles=HIP_MUSCLES,
-                             body_mass_kg=BODY_MASS_KG, ground_reactions=standing, contact_threshold_n=20.0,
-                             notes=notes)
+                             body_mass_kg=BODY_MASS_KG, contact=contact, notes=notes)
 
 
 def test_so_one_frame_short_gives_labels_ending_where_so_ends_with_a_note(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -82,3 +83,63 @@ def test_readme_section_is_replaced_from_the_run(finished_run, tmp_path):
     assert "| transformer |" in text and "do not edit by hand" in text
     assert (tmp_path / "docs" / "results" / "tiny" / "timing.png").is_file()
     assert "docs/results/tiny/timing.png" in text
+
+
+# --- a measured-data workflow (workflows/real_biomechzoo.yaml): its checks, before any OpenSim call ---
+
+REAL_WORKFLOW = Path(__file__).resolve().parents[2] / "workflows" / "real_biomechzoo.yaml"
+
+
+def _real_workflow(tmp_path, **cohort):
+    from gait2hip.workflows.workflow_config import WorkflowConfig
+
+    values = yaml.safe_load(REAL_WORKFLOW.read_text())
+    values["out"] = str(tmp_path / "run")
+    values["cohort"].update(cohort)
+    return WorkflowConfig.from_dict(values)
+
+
+def test_real_workflow_without_a_corpus_is_an_error_naming_the_option(tmp_path):
+    from gait2hip.core.errors import ConfigError
+    from gait2hip.workflows.run_workflow import validate_workflow
+
+    with pytest.raises(ConfigError, match="--corpus DIR"):
+        validate_workflow(_real_workflow(tmp_path))
+
+
+def test_real_workflow_with_an_absent_corpus_folder_names_it(tmp_path):
+    from gait2hip.core.errors import InputDataError
+    from gait2hip.workflows.run_workflow import validate_workflow
+
+    with pytest.raises(InputDataError, match="C3D corpus folder not found") as raised:
+        validate_workflow(_real_workflow(tmp_path, corpus=str(tmp_path / "no_such_corpus")))
+    assert raised.value.path == tmp_path / "no_such_corpus"
+
+
+def test_real_workflow_with_a_corpus_passes_its_checks(tmp_path):
+    from gait2hip.workflows.run_workflow import validate_workflow
+
+    corpus = tmp_path / "corpus" / "S01"
+    corpus.mkdir(parents=True)
+    validate_workflow(_real_workflow(tmp_path, corpus=str(corpus.parent)))
+
+
+def test_real_workflow_does_not_train_by_default(tmp_path):
+    config = _real_workflow(tmp_path, corpus=str(tmp_path))
+
+    assert (config.cohort.kind, config.train.enabled) == ("corpus", False)
+
+
+def test_corpus_and_cohort_folder_together_are_refused(tmp_path):
+    from gait2hip.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not both"):
+        _real_workflow(tmp_path, corpus=str(tmp_path), folder=str(tmp_path))
+
+
+def test_run_command_line_corpus_reaches_the_workflow(tmp_path, caplog):
+    # The corpus of the command line is checked (and refused: absent) before anything is written.
+    assert main(["run", str(REAL_WORKFLOW), "--out", str(tmp_path / "run"), "--corpus", str(tmp_path / "absent")]) == 2
+
+    assert "cohort.corpus (--corpus): C3D corpus folder not found" in caplog.text
+    assert not (tmp_path / "run" / "summary.json").exists()

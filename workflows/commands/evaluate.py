@@ -9,8 +9,10 @@ DESCRIPTION = """\
 Evaluate CHECKPOINT on its held-out test subjects of DATASET_DIR and, without retraining, on an
 external cohort (--external DATASET_DIR, and/or --external-group GROUP of the same dataset,
 e.g. antalgic-hip). RMSE and MAE in N/kg and Nm/kg, and R², per test subject then averaged
-(subject-level mean ± SD), per cadence and per channel. Writes results.csv, results.md,
-metrics_*.csv, cycle and cadence plots, and summary.json (with the generalisation gap).
+(subject-level mean ± SD), per cadence and per channel, over the frames whose labels are known
+(valid_r/valid_l; see docs/surrogates.md). Writes results.csv, results.md, metrics_*.csv, cycle
+and cadence plots, and summary.json (with the generalisation gap and label_validity: how many
+target points had unknown labels and were left out).
 """
 
 
@@ -49,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     summary = evaluate_checkpoint(args.checkpoint, args.data, args.out, args.external,
                                   tuple(args.external_group) if args.external_group else None)
     print((args.out / "results.md").read_text())
+    for name, counts in summary.get("label_validity", {}).items():
+        if counts["masked_target_points"] or counts["dropped_segments"]:
+            print(f"{name}: frames with unknown labels left out: {counts['masked_target_points']} of "
+                  f"{counts['target_points']} target points masked, {counts['dropped_segments']} segment(s) dropped")
     if "generalisation_gap" in summary:
         gap = summary["generalisation_gap"]
         print(f"generalisation gap (zero-shot − test): forces R² {gap['forces_r2']:+.3f}, moments R² {gap['moments_r2']:+.3f}")

@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument("--trial-id", type=plain_name, default=None,
                         help="trial id, a plain folder name under OUT (default: the markers file's stem)")
+    parser.add_argument("--time-range", type=finite_float, nargs=2, default=None, metavar=("START", "END"),
+                        help="label only the frames from START to END (s, the trial's own times); "
+                             "default: the whole trial")
     parser.add_argument("--config", type=Path, default=None, metavar="YAML",
                         help=f"pipeline settings (any subset of {DEFAULT_CONFIG_PATH.name}; defaults when omitted)")
     parser.set_defaults(func=run)
@@ -78,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
           f"max {scaled.marker_max_error_m * 1000:.1f} mm")
     print(f"labelling trial {trial_id} (IK → ID → SO)...")
     result = label_trial(subject, scaled.scaled_model_path, args.markers, args.grf, out_dir / trial_id,
-                         config, f"{subject.subject_id}/{trial_id}")
+                         config, f"{subject.subject_id}/{trial_id}",
+                         time_range_s=tuple(args.time_range) if args.time_range else None)
     print(format_trial_report(result, scaled.wall_time_s))
     if result.labels_path is not None:   # a trial past a QC fail limit keeps no label table
         with pd.option_context("display.max_columns", 8, "display.width", 120):

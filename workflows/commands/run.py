@@ -7,11 +7,13 @@ from pathlib import Path
 
 DESCRIPTION = """\
 Run a workflow file (workflows/demo.yaml, workflows/gait2hip60.yaml): synthesize the cohort
-(or use a lab cohort folder), label it with OpenSim (scale → IK → ID → SO, parallel,
+(or use a lab cohort folder, or ingest a C3D corpus: workflows/real_biomechzoo.yaml with
+--corpus DIR), label it with OpenSim (scale → IK → ID → SO, parallel,
 resumable), train every surrogate (LSTM, Transformer, Mamba) under one protocol, evaluate
 them on held-out healthy subjects and zero-shot on the external group, time OpenSim against
 the surrogates on the same trials, and write OUT/report.md, OUT/report.html and
-OUT/summary.json. Finished steps are reused on a re-run (--force redoes them).
+OUT/summary.json. A workflow with train.enabled: false (measured data) stops after labelling
+with a QC report: one row per trial. Finished steps are reused on a re-run (--force redoes them).
 """
 
 
@@ -20,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workflow", type=Path, metavar="WORKFLOW_YAML", help="workflow file")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="override the workflow's output folder")
+    parser.add_argument("--corpus", type=Path, default=None, metavar="DIR",
+                        help="the C3D corpus to ingest (a folder of subject folders); sets cohort.corpus")
     parser.add_argument("--force", action="store_true", help="redo the cohort and the training even if up to date")
     parser.add_argument("--update-readme", type=Path, default=None, metavar="README",
                         help="regenerate the run's results: a compact table between README's gait2hip "
@@ -49,9 +53,14 @@ def run(args: argparse.Namespace) -> int:
     config = WorkflowConfig.from_yaml(args.workflow)
     if args.out is not None:
         config = replaced(config, "--out", out=str(args.out))
-    summary = run_workflow(config, force=args.force, command=f"gait2hip run {args.workflow}")
+    command = f"gait2hip run {args.workflow}"
+    if args.corpus is not None:
+        config = replaced(config, "--corpus", cohort=replaced(config.cohort, "--corpus", corpus=str(args.corpus),
+                                                              folder=None, source="corpus"))
+        command += f" --corpus {args.corpus}"
+    summary = run_workflow(config, force=args.force, command=command)
     print((Path(summary["out"]) / "report.md").read_text().split("## Runtime")[0][-4000:])
     if args.update_readme:
-        page = update_readme(args.update_readme, Path(summary["out"]), f"gait2hip run {args.workflow}")
+        page = update_readme(args.update_readme, Path(summary["out"]), command)
         print(f"updated the results table of {args.update_readme} and the full report {page}")
     return 0
