@@ -55,7 +55,7 @@ def main() -> None:
     print(qc_counts_markdown(rows))
     print()
     print(norms_markdown())
-    out = args.out if args.labels is None else args.labels.parent
+    out = args.out
     summary = {"kind": "gait2hip.bench.real_corpus", "corpus": None if args.corpus is None else str(args.corpus.resolve()),
                "labels": str(Path(labels_dir).resolve()), "include": args.include, "counts": qc_counts(rows),
                "trials": [row.to_json() | {"peak_hip_moments_nm_per_kg": peaks[row.key]} for row in rows],
@@ -85,23 +85,27 @@ def _ingest_and_label(corpus: Path, out: Path, include: tuple[str, ...], jobs: i
 def _table(rows, peaks) -> str:
     """One line per trial and leg: QC, then the peaks with the children's range check (✓ inside, ✗ outside)."""
     names = [label for *_, label in PEAKS]
-    lines = ["| trial | status | leg | valid frames of n | whole cycle | IK RMS / max (mm) | residual % BW (frames) | "
-             + " | ".join(names) + " |", "|---|---|---|---|---|---|---|" + "---|" * len(names)]
+    lines = ["| trial | status | leg | valid frames of n | valid share of a cycle | IK RMS / max (mm) "
+             "| residual % BW (frames) | after RRA % BW | " + " | ".join(names) + " |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(names)]
     for row in rows:
         for side in SIDES:
             first = side == SIDES[0]
             valid = f"{_text(row.valid_frames.get(side))} of {_text(row.n_frames)}"
-            cycle = MISSING if row.whole_valid_cycle.get(side) is None else ("yes" if row.whole_valid_cycle[side] else "no")
+            share = row.cycle_valid_share.get(side)
+            cycle = MISSING if share is None else f"{100 * share:.0f} %"
             marker = (f"{_mm(row.ik_marker_rms_m)} / {_mm(row.ik_marker_max_m)}" if first else "")
             residual = ((MISSING if row.peak_residual_pct_bw is None else f"{row.peak_residual_pct_bw:.1f}")
                         + f" ({_text(row.residual_frames)})") if first else ""
+            after_rra = ((MISSING if row.rra_residual_pct_bw is None else f"{row.rra_residual_pct_bw:.1f}")
+                         if first else "")
             cells = []
             for name, *_ in PEAKS:
                 value = None if peaks.get(row.key) is None else peaks[row.key][side][name]
                 inside = CHILDREN[name].contains(value)
                 cells.append(MISSING if value is None else f"{value:.2f}" + ("" if inside is None else " ✓" if inside else " ✗"))
             lines.append(f"| {row.key if first else ''} | {row.status if first else ''} | {side} | {valid} | {cycle} | "
-                         f"{marker} | {residual} | " + " | ".join(cells) + " |")
+                         f"{marker} | {residual} | {after_rra} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

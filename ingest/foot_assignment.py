@@ -23,6 +23,7 @@ import numpy as np
 
 from gait2hip.ingest.force_plates import FootLoads, PlateLoads, centre_of_pressure, merge_plates
 from gait2hip.core.errors import InputDataError
+from gait2hip.pipeline.foot_contact import runs_of as loaded_runs
 
 logger = logging.getLogger(__name__)
 
@@ -93,13 +94,6 @@ def find_short_contacts(plates: list[PlateLoads], analog_times_s: np.ndarray, mi
                 short.append(ShortContact(plate.number, float(analog_times_s[start]),
                                           float(analog_times_s[stop - 1]), duration_s))
     return short
-
-
-def loaded_runs(loaded: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, stop)`` index pairs (stop exclusive) of the True runs of a boolean array."""
-    padded = np.concatenate([[False], loaded, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def assign_plates_to_feet(plates: list[PlateLoads], analog_times_s: np.ndarray, marker_times_s: np.ndarray,

@@ -70,6 +70,12 @@ class FootContactConfig:
     filter_reach_cycles
         A stance on the floor also spoils the frames within this many periods of the
         filters' cut-off of it (``filter_reach_cycles / cutoff_hz`` s; 0.4 at 6 Hz: 67 ms).
+    min_swing_s
+        A marker contact starting or ending within this long (s) of the same foot's plate stance
+        belongs to it: a new stance needs a swing in between (the toe lingers low and slow for a
+        few frames after a slow toe-off).
+    min_floor_stance_s
+        A marker contact shorter than this (s) is not a stance (a foot brushing the floor).
     """
 
     max_height_above_floor_m: float = 0.03
@@ -77,12 +83,14 @@ class FootContactConfig:
     margin_s: float = 0.03
     floor_percentile: float = 5.0
     filter_reach_cycles: float = 0.4
+    min_swing_s: float = 0.2
+    min_floor_stance_s: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("max_height_above_floor_m", "max_speed_m_per_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"foot_contact.{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("margin_s", "filter_reach_cycles"):
+        for name in ("margin_s", "filter_reach_cycles", "min_swing_s", "min_floor_stance_s"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"foot_contact.{name} must be zero or positive, got {getattr(self, name)!r}")
         if not 0 <= self.floor_percentile < 50:

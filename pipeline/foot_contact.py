@@ -160,21 +160,22 @@ def leg_contact(side: str, times_s: np.ndarray, plate_loaded: np.ndarray, marker
                 config: FootContactConfig, filter_cutoff_hz: float = 0.0) -> LegContact:
     """Combine one foot's plate and marker contact into stance, on-plate and validity flags.
 
-    A marker contact run that overlaps a plate-loaded run, or touches it within
-    ``config.margin_s``, belongs to that plate stance; every other marker contact run is a
-    stance on the floor: the leg's labels are invalid there, widened at each end by
-    :func:`invalid_margin_s`.
+    A marker contact run that overlaps a plate-loaded run, or comes within ``config.min_swing_s``
+    of it, belongs to that plate stance; a run shorter than ``config.min_floor_stance_s`` is no
+    stance; every other marker contact run is a stance on the floor: the leg's labels are
+    invalid there, widened at each end by :func:`invalid_margin_s`.
     """
     n_frames = len(times_s)
     frame_s = float(np.median(np.diff(times_s))) if n_frames > 1 else 0.0
-    margin_frames = int(round(config.margin_s / frame_s)) if frame_s > 0 else 0
     invalid_frames = int(round(invalid_margin_s(config, filter_cutoff_hz) / frame_s)) if frame_s > 0 else 0
-    plate_near = _widened(plate_loaded, margin_frames)
+    swing_frames = int(round(max(config.margin_s, config.min_swing_s) / frame_s)) if frame_s > 0 else 0
+    min_stance_frames = int(round(config.min_floor_stance_s / frame_s)) if frame_s > 0 else 0
+    plate_near = _widened(plate_loaded, swing_frames)
     stance = plate_loaded.copy()
     invalid = np.zeros(n_frames, dtype=bool)
     floor_stances = []
     for start, stop in runs_of(markers_in_contact):
-        if plate_near[start:stop].any():
+        if plate_near[start:stop].any() or stop - start < min_stance_frames:
             continue
         stance[start:stop] = True
         lo, hi = max(0, start - invalid_frames), min(n_frames, stop + invalid_frames)

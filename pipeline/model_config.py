@@ -17,12 +17,19 @@ DEFAULT_COORDINATE_TASK_WEIGHT = 1000.0
 
 @dataclass(frozen=True)
 class ScaleMeasurement:
-    """One scaling measurement: mean distance ratio of marker pairs, applied to bodies along ``axes``."""
+    """One scaling measurement: mean distance ratio of marker pairs, applied to bodies along ``axes``.
+
+    ``fallback_marker_pairs`` are used only when the static trial has none of ``marker_pairs``
+    (a lower-body lab protocol without head markers, say); with none of those either, the
+    bodies take the factors of the measurement ``fallback_measurement`` names.
+    """
 
     name: str
     marker_pairs: tuple[tuple[str, str], ...]
     bodies: tuple[str, ...]
     axes: tuple[str, ...] = AXES
+    fallback_marker_pairs: tuple[tuple[str, str], ...] = ()
+    fallback_measurement: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,10 +179,19 @@ class ModelConfig:
         ]
         for kind, names in self.required_markers.items():
             checks.append((f"required_markers.{kind}", names, markers, f"marker of {self.marker_set_path.name}"))
+        measurement_names = {m.name for m in self.scale_measurements}
         for measurement in self.scale_measurements:
             key = f"scale_measurements.{measurement.name}"
+            if measurement.fallback_measurement is not None and (
+                    measurement.fallback_measurement not in measurement_names
+                    or measurement.fallback_measurement == measurement.name):
+                raise ConfigError(f"{yaml_path}: {key}.fallback_measurement names {measurement.fallback_measurement!r}, "
+                                  f"not another of the scale_measurements ({', '.join(sorted(measurement_names))})")
             checks.append((f"{key}.bodies", measurement.bodies, bodies, f"body of {model_file}"))
             checks.append((f"{key}.marker_pairs", [n for pair in measurement.marker_pairs for n in pair], markers,
+                           f"marker of {self.marker_set_path.name}"))
+            checks.append((f"{key}.fallback_marker_pairs",
+                           [n for pair in measurement.fallback_marker_pairs for n in pair], markers,
                            f"marker of {self.marker_set_path.name}"))
         for key, names, known, what in checks:
             unknown = [name for name in names if name not in known]
@@ -204,9 +220,13 @@ def _measurement(name: str, entry: dict, yaml_path: Path) -> ScaleMeasurement:
         raise ConfigError(f"{yaml_path}: scale_measurements.{name}.axes must be distinct axes among X, Y, Z; "
                           f"got {entry.get('axes')!r}")
     pairs = tuple(tuple(pair) for pair in entry["marker_pairs"])
-    if any(len(pair) != 2 for pair in pairs):
-        raise ConfigError(f"{yaml_path}: scale_measurements.{name}.marker_pairs must be pairs of marker names")
-    return ScaleMeasurement(name, pairs, tuple(entry["bodies"]), axes)
+    fallback = tuple(tuple(pair) for pair in entry.get("fallback_marker_pairs") or ())
+    if any(len(pair) != 2 for pair in pairs + fallback):
+        raise ConfigError(f"{yaml_path}: scale_measurements.{name}.marker_pairs and fallback_marker_pairs must be "
+                          "pairs of marker names")
+    fallback_measurement = entry.get("fallback_measurement")
+    return ScaleMeasurement(name, pairs, tuple(entry["bodies"]), axes, fallback,
+                            None if fallback_measurement is None else str(fallback_measurement))
 
 
 def _coordinate_targets(raw: Any, key: str, yaml_path: Path) -> dict[str, CoordinateTarget]:

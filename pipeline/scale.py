@@ -9,6 +9,8 @@ markers (the scaling QC), since after placement the errors are near zero by cons
 
 from __future__ import annotations
 
+import logging
+
 import os
 import time
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig, ScaleMeasurement, model_yaml_path
 from gait2hip.pipeline.opensim_log import opensim_output_to, run_tool_from_setup
 from gait2hip.pipeline.subject import SubjectInfo
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -151,15 +155,31 @@ def _measurements_with_markers(model_config: ModelConfig, present: set[str],
 
     Raises InputDataError when a measurement is left with no pair: its bodies cannot be scaled.
     """
-    usable = []
+    usable, borrowed = {}, {}
     for measurement in model_config.scale_measurements:
         pairs = tuple(pair for pair in measurement.marker_pairs if set(pair) <= present)
         if not pairs:
-            wanted = " or ".join("–".join(pair) for pair in measurement.marker_pairs)
+            pairs = tuple(pair for pair in measurement.fallback_marker_pairs if set(pair) <= present)
+            if pairs:
+                _log.info("%s: scaling %s by %s (the static trial lacks %s)", static_trc_path, measurement.name,
+                          ", ".join("–".join(p) for p in pairs), " and ".join("–".join(p) for p in measurement.marker_pairs))
+        if not pairs and measurement.fallback_measurement is not None:
+            _log.info("%s: scaling %s like %s (the static trial has none of its marker pairs)", static_trc_path,
+                      measurement.name, measurement.fallback_measurement)
+            borrowed.setdefault(measurement.fallback_measurement, []).extend(measurement.bodies)
+            continue
+        if not pairs:
+            wanted = " or ".join("–".join(pair) for pair in measurement.marker_pairs + measurement.fallback_marker_pairs)
             raise InputDataError(static_trc_path, f"cannot scale {measurement.name} ({', '.join(measurement.bodies)}): "
                                                   f"the static trial lacks the marker pair {wanted}")
-        usable.append(ScaleMeasurement(measurement.name, pairs, measurement.bodies, measurement.axes))
-    return usable
+        usable[measurement.name] = ScaleMeasurement(measurement.name, pairs, measurement.bodies, measurement.axes)
+    for name, bodies in borrowed.items():
+        if name not in usable:
+            raise InputDataError(static_trc_path, f"cannot scale {', '.join(bodies)} like {name}: {name} itself has "
+                                                  "no marker pair in the static trial")
+        lender = usable[name]
+        usable[name] = ScaleMeasurement(lender.name, lender.marker_pairs, lender.bodies + tuple(bodies), lender.axes)
+    return list(usable.values())
 
 
 def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, measurements: list[ScaleMeasurement],

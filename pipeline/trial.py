@@ -9,6 +9,7 @@ and no ``labels.parquet``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import opensim
 
 from gait2hip.core.atomic import write_json_atomically
-from gait2hip.core.errors import Gait2HipError, InputDataError
+from gait2hip.core.errors import Gait2HipError, InputDataError, OpenSimToolError
 from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.actuators import write_so_actuators
 from gait2hip.pipeline.config import PipelineConfig, StaticOptimizationConfig
@@ -28,7 +29,7 @@ from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
 from gait2hip.pipeline.labels import build_label_table, write_labels
 from gait2hip.pipeline.marker_consistency import MarkerConsistency, check_marker_consistency
 from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
-from gait2hip.pipeline.model_config import ModelConfig
+from gait2hip.pipeline.model_config import CoordinateTarget, ModelConfig
 from gait2hip.pipeline.opensim_log import opensim_output_to
 from gait2hip.pipeline.qc import compute_qc
 from gait2hip.pipeline.rra_check import RRACheck, check_with_rra, longest_residual_window
@@ -135,10 +136,14 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         _log.debug("%s: inputs checked (%s)", trial_id, "; ".join(markers.filled_gaps) or "no gaps")
 
         stage = "ik"
+        held = _unobserved_coordinates(model, ik_weights, model_config)
+        if held:
+            result.notes.append(f"walking IK holds at their default value the coordinates no tracked marker "
+                                f"observes: {', '.join(sorted(held))}")
         ik = run_inverse_kinematics(model_path=scaled_model_path, markers_trc_path=clean_markers_path,
                                     out_dir=out_dir / "ik", marker_weights=ik_weights,
                                     accuracy=config.inverse_kinematics.accuracy, time_range_s=time_range,
-                                    coordinate_targets=model_config.walking_ik_coordinates,
+                                    coordinate_targets={**held, **model_config.walking_ik_coordinates},
                                     trial_id=trial_id, log_dir=out_dir / "logs")
         result.timings_s["ik"] = ik.wall_time_s
         result.ik_coordinates_path = ik.coordinates_path
@@ -160,13 +165,20 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             if window is None:
                 result.notes.append("RRA check skipped: no window of 0.2 s or more with every loaded foot on a plate")
             else:
-                result.rra_check = check_with_rra(
-                    model_path=scaled_model_path, ik_coordinates_path=ik.coordinates_path,
-                    id_forces_path=inverse_dynamics.generalized_forces_path, external_loads_path=id_loads_path,
-                    window_s=window, model_config=model_config, body_mass_kg=subject.mass_kg,
-                    settings=config.residual_reduction, out_dir=out_dir / "rra", trial_id=trial_id,
-                    log_dir=out_dir / "logs")
-                result.timings_s["rra"] = result.rra_check.wall_time_s
+                started = time.perf_counter()
+                try:
+                    result.rra_check = check_with_rra(
+                        model_path=scaled_model_path, ik_coordinates_path=ik.coordinates_path,
+                        id_forces_path=inverse_dynamics.generalized_forces_path, external_loads_path=id_loads_path,
+                        window_s=window, model_config=model_config, body_mass_kg=subject.mass_kg,
+                        settings=config.residual_reduction, out_dir=out_dir / "rra", trial_id=trial_id,
+                        log_dir=out_dir / "logs")
+                except OpenSimToolError as error:
+                    # A check that cannot run is no verdict on the labels: QC judges ID's own
+                    # residual instead, and the note says why.
+                    result.notes.append(f"RRA check failed, so QC judges the ID residual: {error}")
+                    _log.info("%s: RRA check failed: %s", trial_id, error)
+                result.timings_s["rra"] = time.perf_counter() - started
 
         stage = "so"
         static_optimization, result.so_solver = _run_static_optimization(
@@ -273,6 +285,40 @@ def _detect_contact(model: opensim.Model, model_config: ModelConfig, markers, gr
                                  filter_cutoff_hz=min(cutoffs_hz, default=0.0))
     inside = (markers.times_s >= time_range[0] - 1e-9) & (markers.times_s <= time_range[1] + 1e-9)
     return whole_trial.restricted_to(inside)
+
+
+def _unobserved_coordinates(model: opensim.Model, marker_weights: dict[str, float],
+                            model_config: ModelConfig) -> dict[str, CoordinateTarget]:
+    """Free coordinates whose joint moves no tracked marker, held at their default value.
+
+    A lower-body protocol has no trunk marker: the lumbar joint is then free in IK, and the
+    torso drifts wherever the solver leaves it. Held at the model's default, the trunk moves
+    with the pelvis. Coordinates ``walking_ik_coordinates`` already names are left to it.
+    """
+    children: dict[str, list[str]] = {}
+    joints = model.getJointSet()
+    for index in range(joints.getSize()):
+        joint = joints.get(index)
+        children.setdefault(joint.getParentFrame().findBaseFrame().getName(), []).append(
+            joint.getChildFrame().findBaseFrame().getName())
+    markers = model.getMarkerSet()
+    observed_bodies = {markers.get(i).getParentFrame().findBaseFrame().getName() for i in range(markers.getSize())
+                       if marker_weights.get(markers.get(i).getName(), 0.0) > 0}
+
+    def observed(body: str) -> bool:
+        return body in observed_bodies or any(observed(child) for child in children.get(body, []))
+
+    held = {}
+    coordinates = model.getCoordinateSet()
+    for index in range(coordinates.getSize()):
+        coordinate = coordinates.get(index)
+        name = coordinate.getName()
+        if coordinate.get_locked() or name in model_config.walking_ik_coordinates:
+            continue
+        if not observed(coordinate.getJoint().getChildFrame().findBaseFrame().getName()):
+            value = coordinate.getDefaultValue()
+            held[name] = CoordinateTarget(math.degrees(value) if coordinate.getMotionType() == 1 else value)
+    return held
 
 
 def _load_checked_model(scaled_model_path: Path, model_config: ModelConfig) -> opensim.Model:

@@ -8,7 +8,7 @@ trial, the QC counts and the peak hip moments; nothing is typed by hand.
 from __future__ import annotations
 
 from gait2hip.workflows.hip_moment_norms import norms_markdown, peaks_markdown
-from gait2hip.workflows.trial_qc import TrialQC, qc_counts_markdown, qc_table_markdown
+from gait2hip.workflows.trial_qc import TrialQC, qc_counts_markdown, qc_table_markdown, trial_qc_from_json
 
 MEASURED_NOTE = ("> **MEASURED data** (a C3D corpus of real overground walks): QC and OpenSim labels of each trial; "
                  "a leg's hip moments and muscle forces are known only on its *valid frames* (its foot in swing or "
@@ -21,15 +21,7 @@ WHY_NO_TRAINING = ("No surrogate is trained (`train.enabled: false`): {n_subject
 
 def rows_from_summary(summary: dict) -> list[TrialQC]:
     """The QC rows recorded in the run's summary."""
-    rows = []
-    for entry in summary.get("qc") or []:
-        rows.append(TrialQC(entry.get("subject", ""), entry.get("trial", ""), entry.get("status", ""),
-                            n_frames=entry.get("n_frames"), valid_frames=entry.get("valid_frames") or {},
-                            whole_valid_cycle=entry.get("whole_valid_cycle") or {},
-                            ik_marker_rms_m=entry.get("ik_marker_rms_m"), ik_marker_max_m=entry.get("ik_marker_max_m"),
-                            peak_residual_pct_bw=entry.get("peak_residual_pct_bw"),
-                            residual_frames=entry.get("residual_frames"), reasons=tuple(entry.get("reasons") or ())))
-    return rows
+    return [trial_qc_from_json(entry) for entry in summary.get("qc") or []]
 
 
 def qc_section_markdown(summary: dict) -> str:

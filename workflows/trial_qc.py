@@ -8,7 +8,10 @@ shown as ``–``, so a table built from an older labels folder still renders.
 A leg has a *whole valid cycle* when one of its gait cycles (heel strike to the next heel
 strike of the same foot, from the cohort's ``trial.yaml``) lies inside one of its valid
 windows: the frames where its hip moments and forces are known (its foot in swing or on a
-plate).
+plate). The *valid share* of a leg is the largest fraction of one of its cycles' duration
+inside its valid windows: on an overground walk with one plate per foot, a cycle from the heel
+strike on the plate ends at a heel strike on the floor, and the filters' reach of that
+unmeasured load takes the last 0.1 s or so of the cycle.
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ class TrialQC:
         Peak pelvis residual force over the residual frames (% body weight).
     residual_frames
         Frames where every loaded foot is on a plate (the residual is judged over these).
+    cycle_valid_share
+        Per side, the largest fraction (0-1) of one gait cycle's duration inside the valid windows.
+    rra_residual_pct_bw, rra_hip_angle_change_deg
+        With the pipeline's RRA check: the residual RRA leaves (% BW) and its RMS change to the
+        worst hip angle (deg).
     """
 
     subject: str
@@ -55,10 +63,13 @@ class TrialQC:
     n_frames: int | None = None
     valid_frames: dict[str, int | None] = field(default_factory=dict)
     whole_valid_cycle: dict[str, bool | None] = field(default_factory=dict)
+    cycle_valid_share: dict[str, float | None] = field(default_factory=dict)
     ik_marker_rms_m: float | None = None
     ik_marker_max_m: float | None = None
     peak_residual_pct_bw: float | None = None
     residual_frames: int | None = None
+    rra_residual_pct_bw: float | None = None
+    rra_hip_angle_change_deg: float | None = None
     reasons: tuple[str, ...] = ()
     summary_path: Path | None = None
 
@@ -71,7 +82,21 @@ class TrialQC:
                 "valid_frames": self.valid_frames, "whole_valid_cycle": self.whole_valid_cycle,
                 "ik_marker_rms_m": self.ik_marker_rms_m, "ik_marker_max_m": self.ik_marker_max_m,
                 "peak_residual_pct_bw": self.peak_residual_pct_bw, "residual_frames": self.residual_frames,
-                "reasons": list(self.reasons)}
+                "cycle_valid_share": self.cycle_valid_share, "rra_residual_pct_bw": self.rra_residual_pct_bw,
+                "rra_hip_angle_change_deg": self.rra_hip_angle_change_deg, "reasons": list(self.reasons)}
+
+
+def trial_qc_from_json(entry: dict) -> TrialQC:
+    """A row back from :meth:`TrialQC.to_json` (as a run's ``summary.json`` records it); absent keys: None."""
+    return TrialQC(entry.get("subject", ""), entry.get("trial", ""), entry.get("status", ""),
+                   n_frames=entry.get("n_frames"), valid_frames=entry.get("valid_frames") or {},
+                   whole_valid_cycle=entry.get("whole_valid_cycle") or {},
+                   cycle_valid_share=entry.get("cycle_valid_share") or {},
+                   ik_marker_rms_m=entry.get("ik_marker_rms_m"), ik_marker_max_m=entry.get("ik_marker_max_m"),
+                   peak_residual_pct_bw=entry.get("peak_residual_pct_bw"), residual_frames=entry.get("residual_frames"),
+                   rra_residual_pct_bw=entry.get("rra_residual_pct_bw"),
+                   rra_hip_angle_change_deg=entry.get("rra_hip_angle_change_deg"),
+                   reasons=tuple(entry.get("reasons") or ()))
 
 
 def read_trial_qc(labels_dir: Path) -> list[TrialQC]:
@@ -106,8 +131,9 @@ def trial_qc_from_summary(summary: dict, path: Path | None = None) -> TrialQC:
     valid_frames = {side: _integer((legs.get(side) or {}).get("n_valid_frames", qc.get(f"valid_frames_{side}")))
                     for side in SIDES}
     cycles = _trial_cycles(summary)
-    whole = {side: _has_whole_valid_cycle(cycles.get(side), (legs.get(side) or {}).get("valid_windows"))
+    share = {side: _cycle_valid_share(cycles.get(side), (legs.get(side) or {}).get("valid_windows"))
              for side in SIDES}
+    whole = {side: None if share[side] is None else share[side] >= 1.0 for side in SIDES}
     failed_stage = summary.get("failed_stage")
     reasons = [str(r) for r in summary.get("reasons") or []]
     if failed_stage and failed_stage != "qc" and summary.get("error"):
@@ -115,10 +141,12 @@ def trial_qc_from_summary(summary: dict, path: Path | None = None) -> TrialQC:
     return TrialQC(
         subject=str(subject_id), trial=str(trial), status=str(summary.get("status") or MISSING),
         n_frames=_integer(valid.get("n_frames", summary.get("n_frames"))),
-        valid_frames=valid_frames, whole_valid_cycle=whole,
+        valid_frames=valid_frames, whole_valid_cycle=whole, cycle_valid_share=share,
         ik_marker_rms_m=_number(qc.get("ik_marker_rms_error_m")), ik_marker_max_m=_number(qc.get("ik_marker_max_error_m")),
         peak_residual_pct_bw=_number(qc.get("peak_pelvis_residual_force_pct_bw")),
         residual_frames=_integer(valid.get("n_residual_frames", qc.get("residual_frames"))),
+        rra_residual_pct_bw=_number(qc.get("rra_peak_pelvis_residual_force_pct_bw")),
+        rra_hip_angle_change_deg=_number(qc.get("rra_hip_angle_change_rms_deg")),
         reasons=tuple(reasons), summary_path=path)
 
 
@@ -134,9 +162,9 @@ def qc_counts(rows: list[TrialQC]) -> dict:
 
 def qc_table_markdown(rows: list[TrialQC], *, with_reasons: bool = True) -> str:
     """The QC table: status, valid frames per leg of n, whole valid cycle, IK marker RMS/max, peak residual."""
-    header = ("| trial | status | valid frames r / l of n | whole valid cycle r / l | IK marker RMS / max (mm) "
-              "| peak residual (% BW, over residual frames) |")
-    rule = "|---|---|---|---|---|---|"
+    header = ("| trial | status | valid frames r / l of n | valid share of a cycle r / l | IK marker RMS / max (mm) "
+              "| peak residual (% BW, over residual frames) | after RRA (% BW; hip angle change, deg) |")
+    rule = "|---|---|---|---|---|---|---|"
     if with_reasons:
         header += " reasons |"
         rule += "---|"
@@ -144,11 +172,13 @@ def qc_table_markdown(rows: list[TrialQC], *, with_reasons: bool = True) -> str:
     for row in rows:
         frames = (f"{_text(row.valid_frames.get('r'))} / {_text(row.valid_frames.get('l'))} of "
                   f"{_text(row.n_frames)}")
-        cycle = " / ".join(_yes_no(row.whole_valid_cycle.get(side)) for side in SIDES)
+        cycle = " / ".join(_percent(row.cycle_valid_share.get(side)) for side in SIDES)
         marker = f"{_mm(row.ik_marker_rms_m)} / {_mm(row.ik_marker_max_m)}"
         residual = (f"{row.peak_residual_pct_bw:.1f} ({_text(row.residual_frames)} frames)"
                     if row.peak_residual_pct_bw is not None else f"{MISSING} ({_text(row.residual_frames)} frames)")
-        line = f"| {row.key} | {row.status} | {frames} | {cycle} | {marker} | {residual} |"
+        rra = (f"{row.rra_residual_pct_bw:.1f} ({_degrees(row.rra_hip_angle_change_deg)})"
+               if row.rra_residual_pct_bw is not None else MISSING)
+        line = f"| {row.key} | {row.status} | {frames} | {cycle} | {marker} | {residual} | {rra} |"
         if with_reasons:
             line += f" {'; '.join(row.reasons).replace('|', '/') or MISSING} |"
         lines.append(line)
@@ -183,15 +213,29 @@ def _trial_cycles(summary: dict) -> dict[str, list]:
     return (yaml.safe_load(trial_yaml.read_text()) or {}).get("cycles") or {}
 
 
-def _has_whole_valid_cycle(cycles: list | None, windows: list | None) -> bool | None:
+def _cycle_valid_share(cycles: list | None, windows: list | None) -> float | None:
+    """Largest fraction of one cycle's duration inside the valid windows (1.0: a whole valid cycle)."""
     if cycles is None or windows is None:
         return None
+    best = 0.0
     for start_s, end_s in cycles:
         for window in windows:
             if (window["start_s"] <= start_s + CYCLE_WINDOW_TOLERANCE_S
                     and window["end_s"] >= end_s - CYCLE_WINDOW_TOLERANCE_S):
-                return True
-    return False
+                return 1.0
+        inside = sum(max(0.0, min(end_s, w["end_s"]) - max(start_s, w["start_s"])) for w in windows)
+        best = max(best, min(1.0, inside / (end_s - start_s)) if end_s > start_s else 0.0)
+    return min(best, 0.999)
+
+
+def _percent(share: float | None) -> str:
+    if share is None:
+        return MISSING
+    return "100 %" if share >= 1.0 else f"{100 * share:.0f} %"
+
+
+def _degrees(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.2f}"
 
 
 def _number(value) -> float | None:
@@ -214,5 +258,3 @@ def _mm(value_m: float | None) -> str:
     return MISSING if value_m is None else f"{value_m * 1000:.1f}"
 
 
-def _yes_no(value: bool | None) -> str:
-    return MISSING if value is None else ("yes" if value else "no")

@@ -92,3 +92,15 @@ def test_bad_thresholds_are_errors_naming_the_key():
         FootContactConfig(max_speed_m_per_s=0.0)
     with pytest.raises(ValueError, match="foot_contact.filter_reach_cycles"):
         FootContactConfig(filter_reach_cycles=-1.0)
+
+
+def test_the_toe_lingering_after_a_plate_toe_off_is_not_a_floor_stance():
+    plate = _flags((20, 80))
+    markers = _flags((20, 78), (84, 92))  # low and slow again 40 ms after the plate unloads
+    leg = leg_contact("l", TIMES_S, plate, markers, CONFIG, filter_cutoff_hz=6.0)
+    assert leg.valid.all() and not leg.floor_stances
+
+
+def test_a_brief_brush_of_the_floor_is_not_a_stance():
+    leg = leg_contact("r", TIMES_S, _flags(), _flags((120, 125)), CONFIG, filter_cutoff_hz=6.0)
+    assert leg.valid.all() and not leg.stance.any()

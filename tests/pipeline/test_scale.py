@@ -47,6 +47,19 @@ def test_a_measurement_with_no_marker_pair_left_is_named(subject_files, tmp_path
         scale_subject(subject_files.subject, static, tmp_path / "scale", PipelineConfig())
 
 
+@pytest.mark.parametrize("absent", [("Top.Head",), ("Top.Head", "Sternum", "R.Acromium", "L.Acromium")],
+                         ids=["no head marker: fallback pairs", "no trunk marker: scaled like the pelvis"])
+def test_a_static_trial_without_trunk_markers_still_scales_the_torso(tmp_path, absent):
+    big_model = model_with_markers(tmp_path / "big.osim", scale_factor=KNOWN_SCALE)
+    names, positions = marker_positions(big_model, {"pelvis_tilt": np.zeros(20)})
+    keep = [i for i, name in enumerate(names) if name not in absent]  # clinical lower-body protocols
+    static = write_trc(tmp_path / "static.trc", [names[i] for i in keep], positions[:, keep], 100.0, units="mm")
+
+    result = scale_subject(SubjectInfo("S03", 81.0, 1.89), static, tmp_path / "scale", PipelineConfig())
+
+    np.testing.assert_allclose(result.scale_factors["torso"], KNOWN_SCALE, rtol=SCALE_FACTOR_TOLERANCE)
+
+
 def test_protocol_without_cluster_markers_still_labels(subject_files, still_trial, tmp_path):
     """A lab protocol that lacks the optional markers (e.g. thigh/shank clusters, toe tips)."""
     dropped = {"R.Thigh.Upper", "R.Thigh.Front", "L.Thigh.Upper", "L.Thigh.Front", "R.Shank.Upper",

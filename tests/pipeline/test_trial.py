@@ -107,3 +107,22 @@ def test_opensim_output_goes_to_the_trial_logs(still_trial):
     logs = still_trial.result.out_dir / "logs"
     assert (logs / "so_opensim.log").stat().st_size > 0
     assert (logs / "ik_opensim.log").stat().st_size > 0
+
+
+def test_walking_ik_holds_the_trunk_when_no_trunk_marker_is_tracked():
+    """A lower-body protocol: the lumbar joint moves no tracked marker, so IK holds it at its default."""
+    from gait2hip.pipeline.trial import _unobserved_coordinates
+
+    model_config = ModelConfig.load("gait2392")
+    model = opensim.Model(str(model_config.model_path))
+    for marker in opensim.MarkerSet(str(model_config.marker_set_path)):
+        model.addMarker(marker.clone())
+    model.initSystem()
+    every_marker = model_config.markers_used("dynamic")
+    lower_body = {name: w for name, w in every_marker.items()
+                  if name not in ("Sternum", "R.Acromium", "L.Acromium", "Top.Head")}
+
+    assert _unobserved_coordinates(model, every_marker, model_config) == {}
+    held = _unobserved_coordinates(model, lower_body, model_config)
+    assert sorted(held) == ["lumbar_bending", "lumbar_extension", "lumbar_rotation"]
+    assert all(target.value == 0.0 for target in held.values())

@@ -62,6 +62,8 @@ def test_cycle_cut_short_by_the_next_off_plate_stance_is_not_a_whole_valid_cycle
     row = {row.key: row for row in read_trial_qc(labels)}["HC030A/HC030A05"]
 
     assert row.whole_valid_cycle == {"r": False, "l": False}
+    # 3.027-3.95 s of the 3.027-4.040 s cycle.
+    assert row.cycle_valid_share["r"] == pytest.approx((3.95 - 3.027) / (4.040 - 3.027), abs=0.01)
 
 
 def test_cycle_inside_a_valid_window_is_a_whole_valid_cycle(labels, tmp_path):
@@ -130,7 +132,7 @@ def test_update_readme_puts_the_compact_qc_table_in_the_readme_and_the_reasons_o
     page = update_readme(readme, out, "gait2hip run workflows/real_biomechzoo.yaml --corpus CORPUS")
 
     text = readme.read_text()
-    assert "| HC030A/HC030A05 | warn | 117 / 124 of 197 | no / no | 10.2 / 32.2 | 9.4 (74 frames) |" in text
+    assert "| HC030A/HC030A05 | warn | 117 / 124 of 197 | 91 % / 92 % | 10.2 / 32.2 | 9.4 (74 frames) | – |" in text
     assert "fail limit" not in text and text.endswith("\nafter\n")
     assert page == readme.parent / "docs" / "results" / "real_biomechzoo.md"
     assert "fail limit 10" in page.read_text()
