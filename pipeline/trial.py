@@ -112,8 +112,11 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             model = _load_checked_model(scaled_model_path, model_config)
             markers = check_and_fill(read_trc(markers_trc_path), model_config.markers_required("dynamic"),
                                      config.markers.max_gap_fill_s, optional=list(model_config.markers_used("dynamic")))
+            # The scaled model carries the markers its static trial had: a walking marker the
+            # static trial lacked was never placed, so IK cannot track it.
+            model_markers = model.getMarkerSet()
             ik_weights = {name: weight for name, weight in model_config.markers_used("dynamic").items()
-                          if name in markers.marker_names}
+                          if name in markers.marker_names and model_markers.contains(name)}
             result.marker_notes = list(markers.filled_gaps)
             time_range = _time_range(markers.times_s, time_range_s, markers_trc_path)
             # Markers no rigid model can fit (static and walking distances disagree) are
@@ -313,7 +316,9 @@ def _unobserved_coordinates(model: opensim.Model, marker_weights: dict[str, floa
     for index in range(coordinates.getSize()):
         coordinate = coordinates.get(index)
         name = coordinate.getName()
-        if coordinate.get_locked() or name in model_config.walking_ik_coordinates:
+        # A coupler's dependent coordinate (Rajagopal's patella) follows its independent one.
+        if (coordinate.get_locked() or name in model_config.walking_ik_coordinates
+                or coordinate.isDependent(model.getWorkingState())):
             continue
         if not observed(coordinate.getJoint().getChildFrame().findBaseFrame().getName()):
             value = coordinate.getDefaultValue()
