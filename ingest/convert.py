@@ -31,7 +31,7 @@ from gait2hip.ingest.c3d_reader import C3DRecording, read_c3d
 from gait2hip.ingest.config import IngestConfig
 from gait2hip.ingest.foot_assignment import SIDES, PlateContact, assign_plates_to_feet, find_short_contacts
 from gait2hip.ingest.force_plates import plate_reaction
-from gait2hip.ingest.gait_events import GaitEvents, detect_gait_events
+from gait2hip.ingest.gait_events import GaitEvents, detect_gait_events, trial_yaml_content
 from gait2hip.ingest.protocol_detection import ProtocolChoice, choose_protocol
 from gait2hip.ingest.protocols import MappedMarkers, map_markers
 from gait2hip.ingest.writers import staged_folder, write_grf_mot, write_yaml
@@ -138,14 +138,7 @@ def convert_c3d_trial(c3d_path: str | Path, subject_dir: str | Path, *, config: 
         marker_rate_hz=recording.marker_rate_hz, pelvis_m=prepared.pelvis_m, heels_m=prepared.heels_m,
         toes_m=prepared.toes_m, filter_cutoff_hz=config.event_filter_cutoff_hz,
         kinematic_tolerance_s=config.event_kinematic_tolerance_s, min_stride_s=config.min_stride_s)
-    trial_yaml = {
-        "id": trial_id,
-        "cadence_condition": cadence_condition,
-        "cadence_steps_per_min": None if events.cadence_steps_per_min is None else round(events.cadence_steps_per_min, 2),
-        "events": {f"{kind}_{side}": [round(t, 4) for t in getattr(events, f"{kind}_s")[side]]
-                   for kind in ("heel_strike", "toe_off") for side in SIDES},
-        "cycles": {side: [[round(a, 4), round(b, 4)] for a, b in events.cycles_s[side]] for side in SIDES},
-    }
+    trial_yaml = trial_yaml_content(trial_id, cadence_condition, events)
     summary = _summary(prepared, config, "walking") | {
         "trial": trial_id,
         "grf_rate_hz": recording.analog_rate_hz,

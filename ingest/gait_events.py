@@ -56,6 +56,18 @@ class GaitEvents:
     notes: tuple[str, ...] = field(default=())
 
 
+def trial_yaml_content(trial_id: str, cadence_condition: str, events: GaitEvents) -> dict:
+    """A walking trial's ``trial.yaml`` (docs/cohort_layout.md): id, condition, cadence, events and cycles."""
+    return {
+        "id": trial_id,
+        "cadence_condition": cadence_condition,
+        "cadence_steps_per_min": None if events.cadence_steps_per_min is None else round(events.cadence_steps_per_min, 2),
+        "events": {f"{kind}_{side}": [round(t, 4) for t in getattr(events, f"{kind}_s")[side]]
+                   for kind in ("heel_strike", "toe_off") for side in SIDES},
+        "cycles": {side: [[round(a, 4), round(b, 4)] for a, b in events.cycles_s[side]] for side in SIDES},
+    }
+
+
 def detect_gait_events(*, analog_times_s: np.ndarray, vertical_force_n: dict[str, np.ndarray], threshold_n: float,
                        marker_times_s: np.ndarray, marker_rate_hz: float, pelvis_m: np.ndarray,
                        heels_m: dict[str, np.ndarray], toes_m: dict[str, np.ndarray], filter_cutoff_hz: float,

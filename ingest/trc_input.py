@@ -28,7 +28,7 @@ from gait2hip.ingest.batch import write_subject_yaml
 from gait2hip.ingest.config import IngestConfig
 from gait2hip.ingest.convert import TrialConversion, trial_id_from
 from gait2hip.ingest.foot_assignment import SIDES
-from gait2hip.ingest.gait_events import detect_gait_events
+from gait2hip.ingest.gait_events import detect_gait_events, trial_yaml_content
 from gait2hip.ingest.protocol_detection import ProtocolChoice, choose_protocol
 from gait2hip.ingest.protocols import MappedMarkers, map_markers
 from gait2hip.ingest.writers import staged_folder, write_yaml
@@ -94,14 +94,7 @@ def convert_trc_trial(trc_path: str | Path, grf_path: str | Path, subject_dir: s
         marker_times_s=times_s, marker_rate_hz=rate_hz, pelvis_m=feet["pelvis"], heels_m=feet["heels"],
         toes_m=feet["toes"], filter_cutoff_hz=config.event_filter_cutoff_hz,
         kinematic_tolerance_s=config.event_kinematic_tolerance_s, min_stride_s=config.min_stride_s)
-    trial_yaml = {
-        "id": trial_id,
-        "cadence_condition": cadence_condition,
-        "cadence_steps_per_min": None if events.cadence_steps_per_min is None else round(events.cadence_steps_per_min, 2),
-        "events": {f"{kind}_{side}": [round(t, 4) for t in getattr(events, f"{kind}_s")[side]]
-                   for kind in ("heel_strike", "toe_off") for side in SIDES},
-        "cycles": {side: [[round(a, 4), round(b, 4)] for a, b in events.cycles_s[side]] for side in SIDES},
-    }
+    trial_yaml = trial_yaml_content(trial_id, cadence_condition, events)
     summary = _summary(trc_path, choice, markers, config, "trc_walking") | {
         "trial": trial_id, "grf_source": str(grf_path.resolve()), "marker_rate_hz": rate_hz,
         "event_sources": events.sources, "event_notes": list(events.notes)}

@@ -80,6 +80,11 @@ class ContactReport:
     legs: dict[str, LegContact]
     foot_markers: dict[str, tuple[str, ...]]
 
+    def rows_at(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``times_s`` (s): its row in this report, and whether that row is at that time (±1 µs)."""
+        rows = np.clip(np.searchsorted(self.times_s, times_s - _TIME_MATCH_S), 0, len(self.times_s) - 1)
+        return rows, np.abs(self.times_s[rows] - times_s) <= _TIME_MATCH_S
+
     def restricted_to(self, frames: np.ndarray) -> "ContactReport":
         """The report on the frames where ``frames`` (bool, ``(n_frames,)``) is True; windows clipped to them."""
         times = self.times_s[frames]
@@ -210,6 +215,8 @@ def detect_contact(times_s: np.ndarray, plate_loaded: dict[str, np.ndarray],
 
 
 _FOOT = {"r": "right", "l": "left"}
+# Tool outputs reproduce the marker frame times to within this (s).
+_TIME_MATCH_S = 1e-6
 
 
 def _widened(flags: np.ndarray, frames: int) -> np.ndarray:
@@ -226,21 +233,11 @@ def foot_marker_names(model, foot_bodies: dict[str, str]) -> dict[str, tuple[str
     ``model`` is an OpenSim model whose connections are finalised (after ``initSystem``);
     ``foot_bodies`` is ``{"r": "calcn_r", "l": "calcn_l"}``.
     """
-    children: dict[str, list[str]] = {}
-    joints = model.getJointSet()
-    for index in range(joints.getSize()):
-        joint = joints.get(index)
-        parent = joint.getParentFrame().findBaseFrame().getName()
-        children.setdefault(parent, []).append(joint.getChildFrame().findBaseFrame().getName())
-    markers = model.getMarkerSet()
+    from gait2hip.pipeline.model_tree import bodies_beyond, marker_body  # OpenSim: only for this one
+
+    markers = [model.getMarkerSet().get(i) for i in range(model.getMarkerSet().getSize())]
     names = {}
     for side, body in foot_bodies.items():
-        beyond, stack = set(), [body]
-        while stack:
-            current = stack.pop()
-            if current not in beyond:
-                beyond.add(current)
-                stack.extend(children.get(current, []))
-        names[side] = tuple(markers.get(i).getName() for i in range(markers.getSize())
-                            if markers.get(i).getParentFrame().findBaseFrame().getName() in beyond)
+        beyond = bodies_beyond(model, body)
+        names[side] = tuple(marker.getName() for marker in markers if marker_body(marker) in beyond)
     return names

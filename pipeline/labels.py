@@ -82,7 +82,9 @@ def build_label_table(*, ik_coordinates_path: Path, id_forces_path: Path, so_for
     so_on_ik_times = _on_times(static_optimization, times, so_forces_path)
     for muscle in hip_muscles:
         labels[f"{muscle}_force"] = _column(so_on_ik_times, muscle, so_forces_path) / body_mass_kg
-    rows = _rows_at(contact.times_s, times, ik_coordinates_path)
+    rows, found = contact.rows_at(times)
+    if not found.all():
+        raise InputDataError(ik_coordinates_path, "the IK frames are not the marker trial's frames")
     for side in ("r", "l"):
         labels[f"stance_{side}"] = contact.legs[side].stance[rows]
     for side in ("r", "l"):
@@ -100,14 +102,6 @@ def _column(table: pd.DataFrame, name: str, source: Path) -> np.ndarray:
     if name not in table.columns:
         raise InputDataError(source, f"expected column {name!r} is missing")
     return table[name].to_numpy(dtype=float)
-
-
-def _rows_at(frame_times_s: np.ndarray, times_s: np.ndarray, source: Path) -> np.ndarray:
-    """Indices of ``times_s`` in ``frame_times_s`` (the same frame grid)."""
-    rows = np.clip(np.searchsorted(frame_times_s, times_s - _TIME_MATCH_TOLERANCE_S), 0, len(frame_times_s) - 1)
-    if not np.allclose(frame_times_s[rows], times_s, atol=_TIME_MATCH_TOLERANCE_S):
-        raise InputDataError(source, "the IK frames are not the marker trial's frames")
-    return rows
 
 
 def _on_times(table: pd.DataFrame, times: np.ndarray, source: Path) -> pd.DataFrame:

@@ -21,9 +21,9 @@ import numpy as np
 import opensim
 
 from gait2hip.core.errors import ConfigError, InputDataError
-from gait2hip.pipeline.config import MARKER_CONSISTENCY_ACTIONS as ACTIONS
 from gait2hip.pipeline.config import MarkerConsistencyConfig
 from gait2hip.pipeline.markers import MarkerTrajectories
+from gait2hip.pipeline.model_tree import read_model
 
 _MM_PER_M = 1000.0
 
@@ -305,17 +305,7 @@ def _markers_by_body(model: opensim.Model, names: list[str]) -> dict[str, dict[s
 
 
 def _load_model(scaled_model: opensim.Model | str | Path) -> opensim.Model:
-    if isinstance(scaled_model, opensim.Model):
-        return scaled_model
-    path = Path(scaled_model)
-    if not path.is_file():
-        raise InputDataError(path, "scaled model not found (run scaling first)")
-    try:
-        model = opensim.Model(str(path))
-    except Exception as error:  # OpenSim raises RuntimeError subclasses
-        raise InputDataError(path, f"not a readable OpenSim model ({error})") from error
-    model.finalizeConnections()
-    return model
+    return scaled_model if isinstance(scaled_model, opensim.Model) else read_model(scaled_model)
 
 
 def _frames_in(walking: MarkerTrajectories, time_range_s: tuple[float, float] | None) -> np.ndarray:

@@ -145,8 +145,8 @@ def _flags_at(contact: ContactReport | None, which: str | None, times_s: np.ndar
     if contact is None or which is None:
         return np.ones(len(times_s), dtype=bool)
     flags = contact.residual_frames if which == "residual" else contact.legs[which].valid
-    rows = np.clip(np.searchsorted(contact.times_s, times_s - 1e-6), 0, len(contact.times_s) - 1)
-    return flags[rows] & (np.abs(contact.times_s[rows] - times_s) <= 1e-6)
+    rows, found = contact.rows_at(times_s)
+    return flags[rows] & found
 
 
 def _interior(table: pd.DataFrame, edge_s: float) -> pd.DataFrame:

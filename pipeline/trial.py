@@ -30,6 +30,7 @@ from gait2hip.pipeline.labels import build_label_table, write_labels
 from gait2hip.pipeline.marker_consistency import MarkerConsistency, check_marker_consistency
 from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import CoordinateTarget, ModelConfig
+from gait2hip.pipeline.model_tree import bodies_beyond, marker_body, read_model
 from gait2hip.pipeline.opensim_log import opensim_output_to
 from gait2hip.pipeline.qc import compute_qc
 from gait2hip.pipeline.rra_check import RRACheck, check_with_rra, longest_residual_window
@@ -298,18 +299,9 @@ def _unobserved_coordinates(model: opensim.Model, marker_weights: dict[str, floa
     torso drifts wherever the solver leaves it. Held at the model's default, the trunk moves
     with the pelvis. Coordinates ``walking_ik_coordinates`` already names are left to it.
     """
-    children: dict[str, list[str]] = {}
-    joints = model.getJointSet()
-    for index in range(joints.getSize()):
-        joint = joints.get(index)
-        children.setdefault(joint.getParentFrame().findBaseFrame().getName(), []).append(
-            joint.getChildFrame().findBaseFrame().getName())
     markers = model.getMarkerSet()
-    observed_bodies = {markers.get(i).getParentFrame().findBaseFrame().getName() for i in range(markers.getSize())
+    observed_bodies = {marker_body(markers.get(i)) for i in range(markers.getSize())
                        if marker_weights.get(markers.get(i).getName(), 0.0) > 0}
-
-    def observed(body: str) -> bool:
-        return body in observed_bodies or any(observed(child) for child in children.get(body, []))
 
     held = {}
     coordinates = model.getCoordinateSet()
@@ -320,7 +312,8 @@ def _unobserved_coordinates(model: opensim.Model, marker_weights: dict[str, floa
         if (coordinate.get_locked() or name in model_config.walking_ik_coordinates
                 or coordinate.isDependent(model.getWorkingState())):
             continue
-        if not observed(coordinate.getJoint().getChildFrame().findBaseFrame().getName()):
+        moved = bodies_beyond(model, coordinate.getJoint().getChildFrame().findBaseFrame().getName())
+        if not moved & observed_bodies:
             value = coordinate.getDefaultValue()
             held[name] = CoordinateTarget(math.degrees(value) if coordinate.getMotionType() == 1 else value)
     return held
@@ -328,12 +321,7 @@ def _unobserved_coordinates(model: opensim.Model, marker_weights: dict[str, floa
 
 def _load_checked_model(scaled_model_path: Path, model_config: ModelConfig) -> opensim.Model:
     path = Path(scaled_model_path)
-    if not path.is_file():
-        raise InputDataError(path, "scaled model not found (run scaling first)")
-    try:
-        model = opensim.Model(str(path))
-    except Exception as error:  # OpenSim raises RuntimeError subclasses
-        raise InputDataError(path, f"not a readable OpenSim model ({error})") from error
+    model = read_model(path)
     coordinates = model.getCoordinateSet()
     names = {coordinates.get(i).getName() for i in range(coordinates.getSize())}
     needed = set(model_config.input_coordinates) | set(model_config.hip_coordinates) | set(model_config.pelvis_coordinates)

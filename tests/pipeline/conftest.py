@@ -76,3 +76,32 @@ def still_trial(subject_files, tmp_path_factory) -> StillTrial:
     result = label_trial(subject_files.subject, scaled.scaled_model_path, markers, grf, folder / "still",
                          config, "S01/still")
     return StillTrial(subject_files.subject, scaled, result, markers, grf)
+
+
+@dataclass(frozen=True)
+class MeasuredWalk:
+    """biomechZoo's HC040A (vendored in tests/data/realdata): one static and one straight walk.
+
+    Ingested from C3D and scaled once (gait2392) for every test that needs a measured walk.
+    """
+
+    subject: SubjectInfo
+    scaled_model_path: Path
+    static_trc_path: Path
+    markers_path: Path
+    grf_path: Path
+    folder: Path
+
+
+@pytest.fixture(scope="session")
+def measured_walk(tmp_path_factory) -> MeasuredWalk:
+    from gait2hip.ingest.batch import ingest_c3d
+
+    data = Path(__file__).resolve().parents[1] / "data" / "realdata" / "biomechzoo"
+    folder = tmp_path_factory.mktemp("hc040a")
+    ingest_c3d(data / "HC040A14.c3d", folder / "HC040A", static=data / "HC040A04.c3d")
+    subject = SubjectInfo.from_yaml(folder / "HC040A" / "subject.yaml")
+    static = folder / "HC040A" / "static.trc"
+    scaled = scale_subject(subject, static, folder / "scale", PipelineConfig())
+    trial = folder / "HC040A" / "trials" / "HC040A14"
+    return MeasuredWalk(subject, scaled.scaled_model_path, static, trial / "markers.trc", trial / "grf.mot", folder)

@@ -9,7 +9,6 @@ rigidly off its body: on half the frames (a marker that slid during the trial) o
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,16 +17,12 @@ import opensim
 import pytest
 
 from gait2hip.core.errors import ConfigError
-from gait2hip.ingest.batch import ingest_c3d
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
 from gait2hip.pipeline.marker_consistency import MarkerConsistencyConfig, check_marker_consistency
 from gait2hip.pipeline.markers import MarkerTrajectories, check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig
-from gait2hip.pipeline.scale import scale_subject
-from gait2hip.pipeline.subject import SubjectInfo
 
-STATIC_C3D = Path(__file__).resolve().parents[1] / "data" / "realdata" / "biomechzoo" / "HC040A04.c3d"
 N_FRAMES = 20
 MOVE_M = 0.08  # how far a marker is moved off its place (m)
 OFFSET_TOLERANCE_M = 0.005
@@ -42,22 +37,15 @@ class RealStatic:
 
 
 @pytest.fixture(scope="module")
-def real_static(tmp_path_factory) -> RealStatic:
-    folder = tmp_path_factory.mktemp("hc040a")
-    session = folder / "c3d"
-    session.mkdir()
-    shutil.copy(STATIC_C3D, session / "HC040A04_static.c3d")
-    ingest_c3d(session, folder / "HC040A")
+def real_static(measured_walk) -> RealStatic:
     config = PipelineConfig()
-    scaled = scale_subject(SubjectInfo.from_yaml(folder / "HC040A" / "subject.yaml"), folder / "HC040A" / "static.trc",
-                           folder / "scale", config)
     model_config = ModelConfig.load(config.model)
     used = model_config.markers_used("dynamic")
-    markers = check_and_fill(read_trc(folder / "HC040A" / "static.trc"), model_config.markers_required("dynamic"),
+    markers = check_and_fill(read_trc(measured_walk.static_trc_path), model_config.markers_required("dynamic"),
                              0.1, optional=list(used))
     markers = replace(markers, times_s=markers.times_s[:N_FRAMES], positions_m=markers.positions_m[:N_FRAMES])
     weights = {name: weight for name, weight in used.items() if name in markers.marker_names}
-    return RealStatic(scaled.scaled_model_path, markers, weights, model_config.markers_required("dynamic"))
+    return RealStatic(measured_walk.scaled_model_path, markers, weights, model_config.markers_required("dynamic"))
 
 
 def _moved(markers: MarkerTrajectories, name: str, frames: slice) -> MarkerTrajectories:

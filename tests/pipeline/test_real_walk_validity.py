@@ -15,16 +15,11 @@ import pandas as pd
 import pytest
 
 from gait2hip.core.opensim_files import grf_identifiers, read_opensim_table, write_mot
-from gait2hip.ingest.batch import ingest_c3d
 from gait2hip.pipeline.config import PipelineConfig, QCThresholds, ResidualReductionConfig, StaticOptimizationConfig
 from gait2hip.pipeline.foot_contact import invalid_margin_s, runs_of
 from gait2hip.pipeline.model_config import ModelConfig
-from gait2hip.pipeline.scale import scale_subject
-from gait2hip.pipeline.subject import SubjectInfo
 from gait2hip.pipeline.trial import label_trial
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "realdata" / "biomechzoo"
-WALK, STATIC = DATA / "HC040A14.c3d", DATA / "HC040A04.c3d"
 # These tests are about which frames are valid, not whether this child's scaled adult model
 # balances the measured loads (its residual is QC's business): the residual limits are opened.
 OPEN_QC = QCThresholds(residual_force_warn_pct_bw=50.0, residual_force_fail_pct_bw=50.0)
@@ -36,30 +31,11 @@ MOMENT_TOLERANCE_NM_PER_KG = 1e-4
 FORCE_TOLERANCE_PCT_PEAK = 1.0
 
 
-@dataclasses.dataclass(frozen=True)
-class LabelledWalk:
-    subject: SubjectInfo
-    scaled_model: Path
-    markers: Path
-    grf: Path
-    folder: Path
-
-
 @pytest.fixture(scope="module")
-def walk(tmp_path_factory) -> LabelledWalk:
-    folder = tmp_path_factory.mktemp("hc040a")
-    ingest_c3d(WALK, folder / "HC040A", static=STATIC)
-    subject = SubjectInfo.from_yaml(folder / "HC040A" / "subject.yaml")
-    scaled = scale_subject(subject, folder / "HC040A" / "static.trc", folder / "scale", BATCHED)
-    trial = folder / "HC040A" / "trials" / "HC040A14"
-    return LabelledWalk(subject, scaled.scaled_model_path, trial / "markers.trc", trial / "grf.mot", folder)
-
-
-@pytest.fixture(scope="module")
-def labelled(walk):
+def labelled(measured_walk):
     """The whole walk, with RRA's consistency check (one pass, to keep the test short)."""
     config = dataclasses.replace(BATCHED, residual_reduction=ResidualReductionConfig(enabled=True, passes=1))
-    return label_trial(walk.subject, walk.scaled_model, walk.markers, walk.grf, walk.folder / "full", config,
+    return label_trial(measured_walk.subject, measured_walk.scaled_model_path, measured_walk.markers_path, measured_walk.grf_path, measured_walk.folder / "full", config,
                        "HC040A/HC040A14")
 
 
@@ -116,9 +92,9 @@ def test_rra_checks_the_frames_with_every_loaded_foot_on_a_plate(labelled):
     assert labelled.qc["rra_hip_moment_change_rms_nm_per_kg"] < 0.1
 
 
-def test_removing_the_other_foots_reaction_leaves_this_legs_labels_unchanged(walk, labelled, tmp_path):
-    grf = _without_left_foot(walk.grf, tmp_path / "grf_right_only.mot")
-    alone = label_trial(walk.subject, walk.scaled_model, walk.markers, grf, tmp_path / "right_only", BATCHED,
+def test_removing_the_other_foots_reaction_leaves_this_legs_labels_unchanged(measured_walk, labelled, tmp_path):
+    grf = _without_left_foot(measured_walk.grf_path, tmp_path / "grf_right_only.mot")
+    alone = label_trial(measured_walk.subject, measured_walk.scaled_model_path, measured_walk.markers_path, grf, tmp_path / "right_only", BATCHED,
                         "HC040A/HC040A14")
     both, right_only = pd.read_parquet(labelled.labels_path), pd.read_parquet(alone.labels_path)
     moments, forces = _right_leg_columns(both)
@@ -131,15 +107,15 @@ def test_removing_the_other_foots_reaction_leaves_this_legs_labels_unchanged(wal
     assert np.abs(right_only["hip_flexion_l_moment"] - both["hip_flexion_l_moment"]).max() > 0.1
 
 
-def test_opensims_own_so_gives_the_same_right_leg_forces_without_the_left_foot(walk, tmp_path):
+def test_opensims_own_so_gives_the_same_right_leg_forces_without_the_left_foot(measured_walk, tmp_path):
     # OpenSim's StaticOptimization tool, converged tightly: at its default 1e-4 the optimizer
     # stops up to several % of peak force short of the optimum on either run, which would hide
     # (or fake) a difference.
     config = PipelineConfig(qc=OPEN_QC, static_optimization=StaticOptimizationConfig(convergence_criterion=1e-8))
     window_s = (2.9, 3.6)  # long enough for an interior past the filters' padded ends
-    grf = _without_left_foot(walk.grf, tmp_path / "grf_right_only.mot")
-    runs = [label_trial(walk.subject, walk.scaled_model, walk.markers, g, tmp_path / name, config, "HC040A/HC040A14",
-                        time_range_s=window_s) for name, g in (("both", walk.grf), ("right_only", grf))]
+    grf = _without_left_foot(measured_walk.grf_path, tmp_path / "grf_right_only.mot")
+    runs = [label_trial(measured_walk.subject, measured_walk.scaled_model_path, measured_walk.markers_path, g, tmp_path / name, config, "HC040A/HC040A14",
+                        time_range_s=window_s) for name, g in (("both", measured_walk.grf_path), ("right_only", grf))]
     assert runs[0].labels_path is not None, runs[0].reasons
     both, right_only = (read_opensim_table(r.so_forces_path) for r in runs)
     forces = [m[:-len("_force")] for m in _right_leg_columns(pd.read_parquet(runs[0].labels_path))[1]]
@@ -149,19 +125,19 @@ def test_opensims_own_so_gives_the_same_right_leg_forces_without_the_left_foot(w
     assert worst_pct < FORCE_TOLERANCE_PCT_PEAK
 
 
-def test_a_time_range_labels_only_its_frames(walk, tmp_path):
-    result = label_trial(walk.subject, walk.scaled_model, walk.markers, walk.grf, tmp_path / "window", BATCHED,
+def test_a_time_range_labels_only_its_frames(measured_walk, tmp_path):
+    result = label_trial(measured_walk.subject, measured_walk.scaled_model_path, measured_walk.markers_path, measured_walk.grf_path, tmp_path / "window", BATCHED,
                          "HC040A/HC040A14", time_range_s=(3.0, 3.5))
     table = pd.read_parquet(result.labels_path)
     assert table["time"].iloc[0] == pytest.approx(3.0) and table["time"].iloc[-1] == pytest.approx(3.5)
     assert len(table) == 51
 
 
-def test_a_time_range_outside_the_trial_is_an_error_naming_the_file(walk, tmp_path):
+def test_a_time_range_outside_the_trial_is_an_error_naming_the_file(measured_walk, tmp_path):
     from gait2hip.core.errors import InputDataError
 
     with pytest.raises(InputDataError, match="markers.trc.*fewer than 2 frames"):
-        label_trial(walk.subject, walk.scaled_model, walk.markers, walk.grf, tmp_path / "outside", BATCHED,
+        label_trial(measured_walk.subject, measured_walk.scaled_model_path, measured_walk.markers_path, measured_walk.grf_path, tmp_path / "outside", BATCHED,
                     "HC040A/HC040A14", time_range_s=(90.0, 91.0))
 
 

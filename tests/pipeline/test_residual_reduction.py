@@ -16,7 +16,6 @@ import pytest
 
 from gait2hip.core.errors import OpenSimToolError
 from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees
-from gait2hip.ingest.batch import ingest_c3d
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.ground_reactions import write_external_loads, write_filtered_grf
 from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
@@ -28,11 +27,7 @@ from gait2hip.pipeline.residual_reduction import (
     ResidualReductionConfig,
     run_residual_reduction,
 )
-from gait2hip.pipeline.scale import scale_subject
-from gait2hip.pipeline.subject import SubjectInfo
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "realdata" / "biomechzoo"
-WALK, STATIC = DATA / "HC040A14.c3d", DATA / "HC040A04.c3d"
 TRIAL_ID = "HC040A/HC040A14"
 # IK on a stretch of the residual window (2.76-3.30 s); RRA on ~0.3 s inside it.
 IK_RANGE_S = (2.80, 3.26)
@@ -50,25 +45,22 @@ class Walk:
 
 
 @pytest.fixture(scope="module")
-def walk(tmp_path_factory) -> Walk:
+def walk(measured_walk, tmp_path_factory) -> Walk:
     folder = tmp_path_factory.mktemp("hc040a_rra")
-    ingest_c3d(WALK, folder / "HC040A", static=STATIC)
-    subject = SubjectInfo.from_yaml(folder / "HC040A" / "subject.yaml")
-    scaled = scale_subject(subject, folder / "HC040A" / "static.trc", folder / "scale", CONFIG)
-    trial = folder / "HC040A" / "trials" / "HC040A14"
+    trial = measured_walk.markers_path.parent
     model_config = ModelConfig.load(CONFIG.model)
     markers = check_and_fill(read_trc(trial / "markers.trc"), model_config.markers_required("dynamic"),
                              CONFIG.markers.max_gap_fill_s, optional=list(model_config.markers_used("dynamic")))
     clean = write_trc_m(markers, folder / "markers_clean.trc")
     weights = {name: weight for name, weight in model_config.markers_used("dynamic").items()
                if name in markers.marker_names}
-    ik = run_inverse_kinematics(model_path=scaled.scaled_model_path, markers_trc_path=clean, out_dir=folder / "ik",
+    ik = run_inverse_kinematics(model_path=measured_walk.scaled_model_path, markers_trc_path=clean, out_dir=folder / "ik",
                                 marker_weights=weights, accuracy=CONFIG.inverse_kinematics.accuracy,
                                 time_range_s=IK_RANGE_S, coordinate_targets=model_config.walking_ik_coordinates,
                                 trial_id=TRIAL_ID)
     filtered = write_filtered_grf(trial / "grf.mot", CONFIG.grf, 6.0, folder / "grf_filtered_6hz.mot")
     loads = write_external_loads(filtered, CONFIG.grf, model_config.foot_bodies, folder / "external_loads_6hz.xml")
-    return Walk(scaled.scaled_model_path, ik.coordinates_path, loads, folder)
+    return Walk(measured_walk.scaled_model_path, ik.coordinates_path, loads, folder)
 
 
 def _run(walk: Walk, out_dir: Path, settings: ResidualReductionConfig, time_range_s=RRA_RANGE_S):
