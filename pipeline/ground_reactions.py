@@ -120,7 +120,8 @@ def write_filtered_grf(grf_path: Path, config: GRFConfig, cutoff_hz: float, out_
     import opensim
 
     table = opensim.TimeSeriesTable(str(grf_path))
-    frame = read_opensim_table(grf_path)
+    frame = pd.DataFrame(table.getMatrix().to_numpy(), columns=list(table.getColumnLabels()))
+    frame.insert(0, "time", np.asarray(table.getIndependentColumn(), dtype=float))
     moment_columns = {}
     for force_set in config.force_sets:
         force, point, torque = _wrench(frame, force_set)
