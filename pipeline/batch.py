@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import time
 import traceback
 from collections.abc import Iterator
@@ -90,6 +91,11 @@ class BatchOptions:
             raise ValueError(f"jobs must be a positive number or -1, got {self.jobs}")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be a positive number of seconds (inf: no limit), got {self.timeout_s}")
+
+    @property
+    def runs_on_this_host(self) -> bool:
+        """Whether every task process runs on this machine (loky, or a Dask cluster started here)."""
+        return self.backend == "loky" or self.scheduler_address is None
 
     def timeout_of(self, request: TaskRequest) -> float:
         """The time limit (s) of ``request``: ``timeout_s``, or the default scaled by the task's length."""
@@ -247,7 +253,8 @@ def _run_all(requests: dict[str, TaskRequest], options: BatchOptions, what: str)
         # (less the file system's timestamp granularity) was in flight.
         round_start = time.time() - 0.1
         with _parallel_backend(options) as parallel:  # a backend that cannot start is the batch's error
-            tasks = [joblib.delayed(_run_one)(key, request, options.timeout_of(request))
+            batch_pid = os.getpid() if options.runs_on_this_host else None
+            tasks = [joblib.delayed(_run_one)(key, request, options.timeout_of(request), batch_pid)
                      for key, request in pending.items()]
             try:
                 for key, result in parallel(tasks):
@@ -274,9 +281,10 @@ def _started_since(request: TaskRequest, moment: float) -> bool:
         return False
 
 
-def _run_one(key: str, request: TaskRequest, timeout_s: float) -> tuple[str, TaskResult]:
+def _run_one(key: str, request: TaskRequest, timeout_s: float,
+             batch_pid: int | None = None) -> tuple[str, TaskResult]:
     try:
-        return key, run_in_child_process(request, timeout_s)
+        return key, run_in_child_process(request, timeout_s, batch_pid)
     except Exception as error:  # noqa: BLE001 - a bug here fails one task, not the batch
         return key, TaskResult.failure(request.kind, request.input_hash, "unexpected",
                                        f"{type(error).__name__}: {error}", traceback=traceback.format_exc())

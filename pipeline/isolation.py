@@ -11,18 +11,23 @@ import sys
 from gait2hip.core.atomic import write_json_atomically
 from gait2hip.pipeline.tasks import REQUEST_FILE, RESULT_FILE, TaskRequest, TaskResult
 
-# The child reads this to die with the process that started it (gait2hip.pipeline.worker).
+# The child reads these to die with the process that started it and with the batch (gait2hip.pipeline.worker).
 PARENT_PID_VARIABLE = "GAIT2HIP_TASK_PARENT_PID"
+BATCH_PID_VARIABLE = "GAIT2HIP_BATCH_PID"
 
 
-def run_in_child_process(request: TaskRequest, timeout_s: float | None = None) -> TaskResult:
+def run_in_child_process(request: TaskRequest, timeout_s: float | None = None,
+                         batch_pid: int | None = None) -> TaskResult:
     """Run ``python -m gait2hip.pipeline.worker`` on ``request``; return the result it wrote.
 
     Never raises for a problem of the task itself. When the task's folder cannot be written,
     the result says so (stage ``outputs``). When the child dies without reporting (an OpenSim
     abort, a kill, a timeout), the result says so: status ``failed``, stage ``crash`` or
     ``timeout``, and the exit code or signal. ``timeout_s`` None or infinite: no limit. The
-    child is killed when this process dies, so a lost batch worker leaves no child behind.
+    child is killed when this process dies, so a lost batch worker leaves no child behind, and
+    when the process ``batch_pid`` (the batch on this host, when it is not this process) dies: a
+    batch worker busy waiting for its child would only notice that once the task had finished,
+    and the task would go on writing into a labels folder a resumed batch is already using.
     """
     out_dir = request.out_dir
     try:
@@ -34,6 +39,8 @@ def run_in_child_process(request: TaskRequest, timeout_s: float | None = None) -
                                   f"{out_dir}: the task's folder cannot be written ({error.strerror or error})")
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                    PARENT_PID_VARIABLE: str(os.getpid())}
+    if batch_pid is not None:
+        environment[BATCH_PID_VARIABLE] = str(batch_pid)
     limit_s = None if timeout_s is None or math.isinf(timeout_s) else timeout_s
     try:
         completed = subprocess.run([sys.executable, "-m", "gait2hip.pipeline.worker", str(request_path)],

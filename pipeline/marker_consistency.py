@@ -26,6 +26,9 @@ from gait2hip.pipeline.markers import MarkerTrajectories
 from gait2hip.pipeline.model_tree import read_model
 
 _MM_PER_M = 1000.0
+# Walking over static distance of the median marker pair: skin motion moves single pairs by tens of
+# percent; a factor of two on the median is a unit or file mix-up (mm read as cm gives 0.1).
+_SIZE_RATIO_RANGE = (0.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,8 @@ def check_marker_consistency(scaled_model: opensim.Model | str | Path, walking: 
     Raises
     ------
     InputDataError
-        If the model file cannot be read, or no frame lies in ``time_range_s``.
+        If the model file cannot be read, no frame lies in ``time_range_s``, or the walking
+        markers are uniformly far from the model's size (wrong units).
     ConfigError
         If a weighted marker is not a marker of the model.
 
@@ -207,6 +211,7 @@ def check_marker_consistency(scaled_model: opensim.Model | str | Path, walking: 
         body_blamed, body_unattributed = _attribute(list(locations), body_pairs)
         blamed += [(marker, body, reasons) for marker, reasons in body_blamed]
         unattributed += body_unattributed
+    _check_overall_size(pairs, walking)
     adjusted = dict(weights)
     changes = []
     for marker, body, bad_pairs in blamed:
@@ -219,6 +224,24 @@ def check_marker_consistency(scaled_model: opensim.Model | str | Path, walking: 
                                        ambiguous=True))
                 adjusted[marker] = changes[-1].weight_after
     return MarkerConsistency(config.action, adjusted, tuple(changes), tuple(pairs), tuple(unattributed))
+
+
+def _check_overall_size(pairs: list[PairCheck], walking: MarkerTrajectories) -> None:
+    """Refuse a trial whose markers are all uniformly far from the model's size: units, not markers, are wrong.
+
+    Single markers that slid on the skin move some pairs; a factor common to the median
+    pair (a TRC header saying m for data in mm, or a static trial in other units than the walk)
+    means no marker can be trusted, and setting them all aside would hide it.
+    """
+    ratios = [pair.walking_median_m / pair.static_distance_m for pair in pairs if pair.static_distance_m > 0]
+    if not ratios:
+        return
+    ratio = float(np.median(ratios))
+    if not _SIZE_RATIO_RANGE[0] <= ratio <= _SIZE_RATIO_RANGE[1]:
+        raise InputDataError(walking.source_path,
+                             f"the markers of each body are {ratio:.2f} times as far apart as on the subject's scaled "
+                             f"model (median over {len(ratios)} marker pairs): check the units in the TRC header "
+                             f"against the static trial's")
 
 
 def _attribute(markers: list[str], pairs: list[PairCheck]) -> tuple[list[tuple[str, list[PairCheck]]], list[PairCheck]]:

@@ -16,14 +16,16 @@ import dataclasses
 import json
 import os
 import resource
+import select
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
 from gait2hip.core.atomic import write_json_atomically
 from gait2hip.core.errors import Gait2HipError
-from gait2hip.pipeline.isolation import PARENT_PID_VARIABLE
+from gait2hip.pipeline.isolation import BATCH_PID_VARIABLE, PARENT_PID_VARIABLE
 from gait2hip.pipeline.status import TrialStatus
 from gait2hip.pipeline.tasks import RESULT_FILE, TaskKind, TaskRequest, TaskResult
 
@@ -83,8 +85,34 @@ def exit_with_parent() -> None:
         os._exit(1)
 
 
+def exit_with_batch() -> None:
+    """Exit at once when the batch process named in the environment ends (SIGKILL, out of memory).
+
+    Its batch worker (this process's parent) is blocked waiting for this task and would learn
+    of the batch's end only afterwards; meanwhile this task would keep writing into a labels
+    folder whose lock is free for a resumed batch. A pidfd (Linux ≥ 5.3) is watched, not the
+    PID, so a reused PID cannot hide the end.
+    """
+    batch_pid = os.environ.get(BATCH_PID_VARIABLE)
+    if batch_pid is None or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        batch = os.pidfd_open(int(batch_pid))
+    except ProcessLookupError:
+        os._exit(1)
+    except OSError:  # pidfds unsupported here: the parent's death signal and the timeout still bound the task
+        return
+
+    def wait_then_exit() -> None:
+        select.select([batch], [], [])  # readable once the batch process has ended
+        os._exit(1)
+
+    threading.Thread(target=wait_then_exit, name="exit-with-batch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     exit_with_parent()
+    exit_with_batch()
     from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet  # loads OpenSim
 
     argv = sys.argv[1:] if argv is None else argv

@@ -123,6 +123,25 @@ def test_a_lost_batch_worker_takes_no_task_with_it_and_leaves_no_task_process(on
     assert not _processes_mentioning(str(labels))
 
 
+def test_a_killed_batch_leaves_no_task_process_and_the_next_run_finishes_it(one_subject_cohort, tmp_path):
+    labels = tmp_path / "labels"
+    request = labels / "S01" / "trials" / "walk_01" / REQUEST_FILE
+    batch_run = subprocess.Popen([sys.executable, "-m", "gait2hip.workflows.cli", "label", str(one_subject_cohort),
+                                  "--out", str(labels), "--jobs", "2", "--quiet"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (tasks := _processes_mentioning(str(request))) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert tasks, "walk_01's task process never started"
+    batch_run.kill()  # the batch process alone, as the out-of-memory killer would
+    batch_run.wait()
+    # Its batch worker is blocked waiting for the task: the task must notice the batch's end itself.
+    assert all(_gone_within(pid, seconds=2.0) for pid in tasks)
+    report = label_cohort(one_subject_cohort, labels, PipelineConfig(), BatchOptions(jobs=2, quiet=True))
+    assert (report.n_trials, report.n_ok, report.n_failed) == (2, 2, 0)  # the stale lock was taken over
+    assert not _processes_mentioning(str(labels))
+
+
 def test_bad_trial_yaml_and_an_unwritable_trial_folder_fail_their_trials_and_the_batch_goes_on(tiny_cohort, tmp_path):
     cohort = shutil.copytree(tiny_cohort, tmp_path / "cohort")
     (cohort / "S01" / "trials" / "walk_01" / "trial.yaml").write_text("cadence_steps_per_min: fast\n")

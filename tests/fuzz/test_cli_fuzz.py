@@ -29,6 +29,7 @@ TARGETS = ["hip_flexion_r_moment", "hip_flexion_l_moment", "glut_med1_r_force", 
 # Every case is rejected before any long stage; one that is not would run for minutes.
 CASE_SECONDS = 30
 # Files whose presence after a failed invocation would look like a finished result.
+REAL_C3D_WALK = Path(__file__).parents[1] / "data" / "realdata" / "biomechzoo" / "HC040A14.c3d"
 RESULT_NAMES = ("summary.json", "best.pt", "last.pt", "labels.parquet", "manifest.parquet", "manifest.csv",
                 "results.csv", "results.md", "timing.md", "validation.json", "report.md", "cohort.yaml",
                 "history.json")
@@ -207,6 +208,8 @@ def files(tmp_path_factory) -> Files:
     paths["cohort"].mkdir()
     paths["c3d_text"] = root / "walk.c3d"
     paths["c3d_text"].write_text("not a C3D file\n")
+    # A measured walk (vendored, two plates; NOTICE beside it), for options judged against the file itself.
+    paths["c3d_walk"] = REAL_C3D_WALK
     paths["trc_text"] = root / "static.trc"
     paths["trc_text"].write_text("not a TRC file\n")
     paths["mot_text"] = root / "grf.mot"
@@ -292,6 +295,11 @@ def _cases() -> list[Case]:
         add(_case(f"ingest-threshold-{value}", ingest.split() + ["--threshold-n", value], "--threshold-n"))
     for value in ("0", "-1", "abc"):
         add(_case(f"ingest-ignore-plates-{value}", ingest.split() + ["--ignore-plates", value], "--ignore-plates"))
+    # A plate number the file does not have is refused once the file is read, naming the file and the number.
+    for value in ("3", "99"):
+        add(_case(f"ingest-ignore-plates-absent-{value}",
+                  f"ingest c3d {{c3d_walk}} --out {{out}} --mass 70 --height 1.7 --ignore-plates 1 {value}",
+                  f"ignore_plates (--ignore-plates) {value}"))
     for value in ("0", "-70", "nan", "abc"):
         add(_case(f"ingest-mass-{value}", ingest.split() + ["--mass", value, "--height", "1.7"], "--mass"))
     add(_case("ingest-vertical-axis", ingest + " --vertical-axis w", "vertical"))

@@ -9,6 +9,7 @@ rigidly off its body: on half the frames (a marker that slid during the trial) o
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import opensim
 import pytest
 
-from gait2hip.core.errors import ConfigError
+from gait2hip.core.errors import ConfigError, InputDataError
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
 from gait2hip.pipeline.marker_consistency import MarkerConsistencyConfig, check_marker_consistency
@@ -153,6 +154,17 @@ def test_a_loaded_model_is_checked_like_its_file(real_static):
     loaded = check_marker_consistency(opensim.Model(str(real_static.scaled_model_path)), moved, real_static.weights,
                                       MarkerConsistencyConfig(), required=real_static.required)
     assert loaded.pairs == from_file.pairs and loaded.weights == from_file.weights
+
+
+@pytest.mark.parametrize("factor", [1000.0, 0.1])
+def test_markers_in_the_wrong_units_are_an_input_error_naming_the_file(real_static, factor):
+    # mm read as m gives 1000, mm read as cm 0.1: every pair is off by the same factor.
+    wrong = replace(real_static.markers, positions_m=real_static.markers.positions_m * factor)
+    with pytest.raises(InputDataError, match=r"are ([0-9.]+) times as far apart.*units") as raised:
+        _check(real_static, wrong)
+    stated = float(re.search(r"are ([0-9.]+) times", str(raised.value)).group(1))
+    assert stated == pytest.approx(factor, rel=0.01)
+    assert str(real_static.markers.source_path) in str(raised.value)
 
 
 def test_a_weighted_marker_the_model_lacks_is_a_config_error(real_static):
