@@ -218,6 +218,8 @@ class InverseDynamicsConfig:
 # all frames at once (gait2hip.pipeline.batched_static_optimization), falling back to OpenSim's
 # tool for a model feature it does not reproduce.
 SO_SOLVERS = ("opensim", "batched")
+# How reports name each solver's simulation path.
+SO_SOLVER_NAMES = {"opensim": "OpenSim SO tool", "batched": "batched SO"}
 
 
 @dataclass(frozen=True)

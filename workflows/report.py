@@ -17,6 +17,7 @@ import pandas as pd
 
 from gait2hip.core.atomic import write_atomically
 from gait2hip.core.errors import InputDataError
+from gait2hip.pipeline.config import SO_SOLVER_NAMES
 from gait2hip.surrogate.evaluate import compare_runs, results_markdown
 
 HTML_STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
@@ -88,7 +89,7 @@ def report_markdown(out: Path, summary: dict, figure_prefix: str = "") -> str:
                   f"![{best}: zero-shot]({figure_prefix}models/{best}/evaluation/cycles_zero-shot.png)", "",
                   f"![{best}: R² by cadence]({figure_prefix}models/{best}/evaluation/cadence_test.png)", ""]
     if summary.get("timing"):
-        lines += ["## Runtime: OpenSim path vs surrogate on the same trials", "",
+        lines += ["## Runtime: simulation paths vs surrogate on the same trials", "",
                   (out / "timing" / "timing.md").read_text(), "",
                   f"![runtime, log scale]({figure_prefix}timing/timing.png)", ""]
     lines += ["## Reproduce", "", "```", summary.get("command", "gait2hip run WORKFLOW.yaml"), "```", "",
@@ -179,13 +180,16 @@ def compact_markdown(summary: dict, results: pd.DataFrame, best: str | None, pag
     """The README's results block: R² (subject mean ± SD) per model on test and zero-shot, and the speed-up."""
     r2 = results[results["metric"] == "r2"]
     evaluations = [e for e in ("test", "zero-shot") if e in set(r2["evaluation"])]
-    speedups = {row["model"]: row["speedup"] for row in (summary.get("timing") or {}).get("models", [])}
+    # One speed-up column per simulation path timed; summaries from before the batched solver name none.
+    speedups = {(row["model"], row.get("solver", "opensim")): row["speedup"]
+                for row in (summary.get("timing") or {}).get("models", [])}
+    solvers = [solver for solver in SO_SOLVER_NAMES if any(key[1] == solver for key in speedups)]
     header, rule = "| model |", "|---|"
     for evaluation in evaluations:
         header += f" {evaluation} forces R² | {evaluation} moments R² |"
         rule += "---|---|"
-    if speedups:
-        header += " speed-up over OpenSim |"
+    for solver in solvers:
+        header += f" speed-up over the path with {SO_SOLVER_NAMES[solver]} |"
         rule += "---|"
     lines = []
     if _cohort_yaml(Path(summary["cohort"])).get("synthetic", False):
@@ -196,7 +200,7 @@ def compact_markdown(summary: dict, results: pd.DataFrame, best: str | None, pag
     on = {"test": f"*test* on {int(counts.get('test', 0))} held-out healthy subjects",
           "zero-shot": f"*zero-shot* on {int(counts.get('zero-shot', 0))} {external} subjects never trained on"}
     lines += ["R² against the OpenSim labels, subject-level mean ± SD: " + ", ".join(on[e] for e in evaluations) + "."
-              + (" Speed-up: the whole OpenSim path (scale, IK, ID, SO) over one surrogate call on the same "
+              + (" Speed-up: the whole simulation path (scale, IK, ID, SO) over one surrogate call on the same "
                  "trials, median." if speedups else ""), "", header, rule]
     for model, part in r2.groupby("model"):
         cells = []
@@ -204,8 +208,8 @@ def compact_markdown(summary: dict, results: pd.DataFrame, best: str | None, pag
             for target in ("forces", "moments"):
                 row = part[(part["evaluation"] == evaluation) & (part["target"] == target)]
                 cells.append(f"{row['mean'].iloc[0]:.3f} ± {row['sd'].iloc[0]:.3f}" if len(row) else "")
-        if speedups:
-            cells.append(f"{speedups[model]:,.0f}×" if model in speedups else "")
+        for solver in solvers:
+            cells.append(f"{speedups[model, solver]:,.0f}×" if (model, solver) in speedups else "")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     lines.append("")
     figures = {"cycles_test.png": "gait cycles", "cycles_zero-shot.png": "zero-shot", "cadence_test.png": "by cadence",

@@ -293,7 +293,7 @@ def _timing(config: WorkflowConfig, cohort_dir: Path, dataset: Path, checkpoints
             return recorded
     timing = run_timing_study(cohort_dir, dataset, checkpoints, out_dir, n_trials=config.timing.n_trials,
                               repetitions=config.timing.repetitions, config=pipeline_config,
-                              progress=lambda message: progress(f"      {message}"))
+                              progress=lambda message: progress(f"      {message}"), solvers=config.timing.solvers)
     write_json_atomically(summary_path, {**timing, "fingerprint": fingerprint})
     return timing
 

@@ -1,13 +1,15 @@
 """Wall time of the full OpenSim path against surrogate inference, on the same trials.
 
-Simulation: every repetition re-runs IK, ID and SO on the trial (scaling is run once per
-subject per repetition and amortised over that subject's trials). Surrogate: latency of one
+Simulation: every repetition re-runs IK, ID and SO on the trial, once with OpenSim's
+StaticOptimization tool and once with gait2hip's batched SO (scaling is run once per subject
+per repetition and amortised over that subject's trials). Surrogate: latency of one
 gait cycle (batch 1) and throughput of a batch, after a warm-up, on CPU (and CUDA when
 present). Medians and spreads over repetitions; nothing here asserts on time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -20,7 +22,7 @@ import pandas as pd
 import torch
 
 from gait2hip.pipeline.cohort import Cohort
-from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.pipeline.config import SO_SOLVER_NAMES, PipelineConfig
 from gait2hip.pipeline.scale import scale_subject
 from gait2hip.pipeline.trial import label_trial
 
@@ -42,14 +44,20 @@ class SpreadSummary:
 
 
 def time_simulation(cohort: Cohort, trial_keys: list[str], config: PipelineConfig, repetitions: int,
-                    progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Re-run the OpenSim path on the given trials; return one row per trial and repetition.
+                    progress: Callable[[str], None] | None = None,
+                    solvers: tuple[str, ...] = ("opensim", "batched")) -> pd.DataFrame:
+    """Re-run the OpenSim path on the given trials with each SO solver; one row per solver, trial and repetition.
 
-    Columns: ``subject, trial, repetition, n_frames, scale_amortised_s, ik_s, id_s, so_s, total_s``.
-    The work happens in a temporary folder that is removed afterwards.
+    Columns: ``solver, subject, trial, repetition, n_frames, scale_amortised_s, ik_s, id_s, so_s,
+    total_s``. ``so_s`` of the batched solver includes its cross-check against OpenSim's tool
+    (``static_optimization.cross_check_frames`` of ``config``), as a labelling run spends it.
+    Within a repetition the solvers run one after the other on each trial, so both paths see
+    the same machine load. The work happens in a temporary folder that is removed afterwards.
     """
     rows = []
     wanted = set(trial_keys)
+    configs = {solver: dataclasses.replace(config, static_optimization=dataclasses.replace(
+        config.static_optimization, solver=solver)) for solver in solvers}
     with tempfile.TemporaryDirectory(prefix="gait2hip-timing-") as folder:
         work = Path(folder)
         for repetition in range(repetitions):
@@ -58,17 +66,21 @@ def time_simulation(cohort: Cohort, trial_keys: list[str], config: PipelineConfi
                 if not trials:
                     continue
                 scaled = scale_subject(subject.info, subject.static_trc_path, work / f"r{repetition}" / subject.info.subject_id / "scale", config)
+                scale_share = scaled.wall_time_s / len(trials)
                 for trial in trials:
-                    if progress:
-                        progress(f"repetition {repetition + 1}/{repetitions}: {trial.key}")
-                    result = label_trial(subject.info, scaled.scaled_model_path, trial.markers_path, trial.grf_path,
-                                         work / f"r{repetition}" / trial.key, config, trial.key)
-                    scale_share = scaled.wall_time_s / len(trials)
-                    stage_times = {stage: result.timings_s.get(stage, 0.0) for stage in ("ik", "id", "so")}
-                    rows.append({"subject": subject.info.subject_id, "trial": trial.trial_id, "repetition": repetition,
-                                 "n_frames": result.n_frames, "scale_amortised_s": scale_share,
-                                 **{f"{stage}_s": seconds for stage, seconds in stage_times.items()},
-                                 "total_s": scale_share + sum(stage_times.values())})
+                    for solver, solver_config in configs.items():
+                        if progress:
+                            progress(f"repetition {repetition + 1}/{repetitions}: {trial.key} ({SO_SOLVER_NAMES[solver]})")
+                        result = label_trial(subject.info, scaled.scaled_model_path, trial.markers_path,
+                                             trial.grf_path, work / f"r{repetition}" / solver / trial.key,
+                                             solver_config, trial.key)
+                        stage_times = {stage: result.timings_s.get(stage, 0.0) for stage in ("ik", "id", "so")}
+                        stage_times["so"] += result.timings_s.get("so_cross_check", 0.0)
+                        rows.append({"solver": solver, "subject": subject.info.subject_id, "trial": trial.trial_id,
+                                     "repetition": repetition, "n_frames": result.n_frames,
+                                     "scale_amortised_s": scale_share,
+                                     **{f"{stage}_s": seconds for stage, seconds in stage_times.items()},
+                                     "total_s": scale_share + sum(stage_times.values())})
     return pd.DataFrame(rows)
 
 

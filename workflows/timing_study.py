@@ -28,8 +28,9 @@ def choose_trials(table: pd.DataFrame, subjects: list[str], n_trials: int) -> li
 
 def run_timing_study(cohort_dir: Path, dataset_dir: Path, checkpoints: dict[str, Path], out_dir: Path, *,
                      trial_keys: list[str] | None = None, n_trials: int = 3, repetitions: int = 3,
-                     config: PipelineConfig | None = None, progress: Callable[[str], None] = print) -> dict:
-    """Time the OpenSim path and every surrogate on the same trials; write CSVs, Markdown, plot, summary.
+                     config: PipelineConfig | None = None, progress: Callable[[str], None] = print,
+                     solvers: tuple[str, ...] = ("opensim", "batched")) -> dict:
+    """Time the simulation path with each SO solver and every surrogate on the same trials; write CSVs, Markdown, plot, summary.
 
     Without ``trial_keys``, trials of the first checkpoint's held-out test subjects are used.
     """
@@ -40,10 +41,10 @@ def run_timing_study(cohort_dir: Path, dataset_dir: Path, checkpoints: dict[str,
     if trial_keys is None:
         _, first = next(iter(loaded.values()))
         trial_keys = choose_trials(table, list(first.split.test), n_trials)
-    progress(f"timing the OpenSim path on {len(trial_keys)} trial(s) × {repetitions} repetition(s): "
-             f"{', '.join(trial_keys)}")
+    progress(f"timing the simulation path ({', '.join(solvers)} SO) on {len(trial_keys)} trial(s) × {repetitions} "
+             f"repetition(s): {', '.join(trial_keys)}")
     simulation = time_simulation(discover_cohort(cohort_dir), trial_keys, config or PipelineConfig(), repetitions,
-                                 progress=lambda message: progress(f"    {message}"))
+                                 progress=lambda message: progress(f"    {message}"), solvers=solvers)
     surrogate, inference = {}, []
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for name, (model, checkpoint) in loaded.items():
@@ -67,7 +68,7 @@ def run_timing_study(cohort_dir: Path, dataset_dir: Path, checkpoints: dict[str,
     markdown = timing_markdown(summary, comparison)
     write_atomically(out_dir / "timing.md", lambda p: p.write_text(markdown))
     plot_timing(comparison, out_dir / "timing.png")
-    result = {"kind": "gait2hip.timing", "trials": trial_keys, "repetitions": repetitions,
+    result = {"kind": "gait2hip.timing", "trials": trial_keys, "repetitions": repetitions, "solvers": list(solvers),
               "threads": torch.get_num_threads(), "devices": devices,
               "models": summary.to_dict("records"), "inference": inference_table.to_dict("records"),
               "files": {"table": "timing.md", "plot": "timing.png", "per_trial": "per_trial.csv"}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gait2hip.core.config_loading import YamlConfig
+from gait2hip.pipeline.config import SO_SOLVERS
 
 
 SOURCES = ("preset", "folder", "corpus")
@@ -115,12 +116,17 @@ class EvaluateStep:
 
 @dataclass(frozen=True)
 class TimingStep:
-    """Trials of the test subjects timed, and OpenSim repetitions per trial (0 trials skips the step)."""
+    """Trials of the test subjects timed, simulation repetitions per trial (0 trials skips the step), and the SO
+    solvers whose simulation paths are timed side by side."""
 
     n_trials: int = 2
     repetitions: int = 3
+    solvers: tuple[str, ...] = ("opensim", "batched")
 
     def __post_init__(self) -> None:
+        unknown = [solver for solver in self.solvers if solver not in SO_SOLVERS]
+        if unknown or not self.solvers:
+            raise ValueError(f"solvers must be one or more of {list(SO_SOLVERS)}, got {list(self.solvers)}")
         if self.n_trials < 0:
             raise ValueError(f"n_trials must be 0 (no timing) or more, got {self.n_trials}")
         if self.repetitions < 1:

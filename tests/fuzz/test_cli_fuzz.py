@@ -124,6 +124,7 @@ BAD_WORKFLOWS = {
     "timeout_nan": ({"label": {"timeout_s": float("nan")}}, "timeout_s"),
     "n_trials_negative": ({"timing": {"n_trials": -1}}, "n_trials"),
     "repetitions_zero": ({"timing": {"repetitions": 0}}, "repetitions"),
+    "timing_solvers_unknown": ({"timing": {"solvers": ["opensim", "nope"]}}, "solvers"),
     "preset_unknown": ({"cohort": {"preset": "no-such-preset"}}, "no-such-preset"),
     "cohort_folder_missing": ({"cohort": {"folder": "/nonexistent/cohort"}}, "/nonexistent/cohort"),
     "cohort_seed_negative": ({"cohort": {"seed": -1}}, "seed"),
@@ -387,6 +388,8 @@ def _cases() -> list[Case]:
                   "--repetitions"))
     for value in ("S99/T99", "S01/nope", "nonsense", ",", ""):
         add(_case(f"timing-trials-{value or 'empty'}", timing.split() + [f"--trials={value}"], "--trials"))
+    for value in ("simbody", "opensim,nope", ",", ""):
+        add(_case(f"timing-solvers-{value or 'empty'}", timing.split() + [f"--solvers={value}"], "--solvers"))
     for bad in ("missing", "file", "dir"):
         add(_case(f"timing-data-{bad}", timing.replace("{data}", f"{{{bad}}}"), f"{{{bad}}}"))
     for bad in ("missing", "file"):

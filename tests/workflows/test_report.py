@@ -89,6 +89,19 @@ def test_readme_block_becomes_the_compact_table_with_a_link_to_the_full_report(r
     assert page == readme.parent / "docs" / "results" / "tiny.md"
 
 
+def test_the_readme_block_has_one_speed_up_column_per_simulation_path_timed(repository):
+    readme, out = repository
+    summary = json.loads((out / "summary.json").read_text())
+    summary["timing"]["models"] = [{"model": model, "solver": solver, "speedup": value * factor}
+                                   for model, value in SPEEDUPS.items()
+                                   for solver, factor in (("opensim", 1.0), ("batched", 0.1))]
+    (out / "summary.json").write_text(json.dumps(summary))
+    update_readme(readme, out, "gait2hip run tiny.yaml")
+    block = readme.read_text().split(readme_markers("tiny")[0])[1]
+    assert "speed-up over the path with OpenSim SO tool | speed-up over the path with batched SO |" in block
+    assert "| 0.744 ± 0.021 | 10,457× | 1,046× |" in block and "| 0.671 ± 0.021 | 8,123× | 812× |" in block
+
+
 def test_full_report_page_holds_every_table_and_the_copied_figures(repository):
     readme, out = repository
     page = update_readme(readme, out, "gait2hip run tiny.yaml")

@@ -45,7 +45,7 @@ def test_run_writes_a_report_with_every_model_and_the_runtime(finished_run):
     for model in ("lstm", "transformer", "mamba"):
         assert f"| {model} |" in report
     assert "### test" in report and "### zero-shot" in report and "Generalisation gap" in report
-    assert "OpenSim path vs surrogate" in report and "speed-up" in report
+    assert "simulation paths vs surrogate" in report and "speed-up" in report
     assert "<table>" in (run / "report.html").read_text()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["labelling"]["failed"] == 1 and set(summary["checkpoints"]) == {"lstm", "transformer", "mamba"}

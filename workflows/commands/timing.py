@@ -8,8 +8,9 @@ from pathlib import Path
 from gait2hip.workflows.arguments import positive_int
 
 DESCRIPTION = """\
-Re-run the full OpenSim path (scaling amortised over the subject's timed trials, IK, ID, SO)
-on trials of COHORT_DIR, several repetitions, and time every given surrogate on the same
+Re-run the full simulation path (scaling amortised over the subject's timed trials, IK, ID,
+SO) on trials of COHORT_DIR, several repetitions, once with OpenSim's StaticOptimization tool
+and once with gait2hip's batched SO (--solvers), and time every given surrogate on the same
 trials (each trial's gait cycles predicted in one call), plus one gait cycle's latency
 (batch 1) and throughput (batch 64); CPU, and CUDA when present. Medians and min–max.
 Writes timing.md, timing.csv, per_trial.csv, simulation_runs.csv, inference.csv, timing.png
@@ -27,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trials", default=None, metavar="S01/T01,...", help="trial keys (default: test subjects)")
     parser.add_argument("--n-trials", type=positive_int, default=3, help="trials to time when --trials is not given")
     parser.add_argument("--repetitions", type=positive_int, default=3, help="OpenSim repetitions per trial")
+    parser.add_argument("--solvers", default="opensim,batched", metavar="opensim,batched",
+                        help="SO solvers whose simulation paths are timed side by side (default: both)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.set_defaults(func=run)
 
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.workflows.arguments import check_input_folder, check_output_folder
 
     keep_opensim_console_quiet()
+    solvers = _solvers(args.solvers)
     checkpoints = {}
     for path in args.checkpoint:
         name = read_checkpoint(path).model
@@ -53,9 +57,20 @@ def run(args: argparse.Namespace) -> int:
     if trial_keys is None:
         _check_test_trials(args.data, args.checkpoint[0], args.n_trials)
     run_timing_study(args.cohort, args.data, checkpoints, args.out, trial_keys=trial_keys, n_trials=args.n_trials,
-                     repetitions=args.repetitions)
+                     repetitions=args.repetitions, solvers=solvers)
     print((args.out / "timing.md").read_text())
     return 0
+
+
+def _solvers(text: str) -> tuple[str, ...]:
+    """``--solvers`` as solver names (else a ConfigError naming the option and the choices)."""
+    from gait2hip.core.errors import ConfigError
+    from gait2hip.pipeline.config import SO_SOLVERS
+
+    solvers = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not solvers or any(name not in SO_SOLVERS for name in solvers):
+        raise ConfigError(f"--solvers {text!r}: expected one or more of {', '.join(SO_SOLVERS)}, comma-separated")
+    return solvers
 
 
 def _dataset_trial_keys(dataset: Path) -> list[str]:
