@@ -50,6 +50,10 @@ _SPLINE_DEGREE = 5
 _OUTPUT_PRECISION = 8
 # Equality residual (relative to the largest |τ| of the frame) at which a frame is solved.
 _SOLVER_TOLERANCE = 1e-12
+# Frames set up and solved together: their (frames, rows, actuators) matrices and the solver's
+# working copies of them take ~0.1 MB a frame for gait2392 (a module constant, not a setting: it
+# changes no result, so it stays out of the config hash).
+CHUNK_FRAMES = 500
 _log = logging.getLogger(__name__)
 
 
@@ -69,14 +73,17 @@ class BatchedSOUnsupportedError(Gait2HipError):
 def run_batched_static_optimization(*, model_path: Path, coordinates_path: Path, external_loads_path: Path,
                                     actuators_path: Path, out_dir: Path, settings: StaticOptimizationConfig,
                                     time_range_s: tuple[float, float], trial_id: str, log_dir: Path | None = None,
-                                    later_start_times_s: Sequence[float] = ()) -> SOResult:
+                                    later_start_times_s: Sequence[float] = (),
+                                    chunk_frames: int = CHUNK_FRAMES) -> SOResult:
     """Solve OpenSim's static optimization for every frame of ``time_range_s`` at once.
 
     Same inputs and outputs as :func:`gait2hip.pipeline.static_optimization.run_static_optimization`:
     ``so_StaticOptimization_force.sto`` (every force the ForceReporter lists: actuators in N or Nm,
     external loads) and ``so_StaticOptimization_activation.sto`` (controls) in ``out_dir``, same
     columns, times and format. ``later_start_times_s`` is accepted for the same signature and never
-    needed: no frame depends on a muscle equilibrium. The settings actually used are written to
+    needed: no frame depends on a muscle equilibrium. Frames are set up and solved ``chunk_frames``
+    at a time (same results whatever the chunk: every frame is its own problem), which bounds the
+    solver's memory whatever the trial's length. The settings actually used are written to
     ``setup_so_batched.json``; the log ``so_batched.log`` names every unsolved frame with OpenSim's
     wording, and those frames count in ``n_failed_frames``.
 
@@ -100,13 +107,32 @@ def run_batched_static_optimization(*, model_path: Path, coordinates_path: Path,
         raise BatchedSOUnsupportedError(trial_id, model_path, f"activation_exponent {settings.activation_exponent:g} "
                                         "(only 2, a quadratic cost)")
 
+    if chunk_frames < 1:
+        raise ValueError(f"chunk_frames must be 1 or more, got {chunk_frames}")
+
     problem = _SOProblem(Path(model_path), Path(actuators_path), Path(external_loads_path), trial_id)
     times_s, q, u, udot = problem.target_kinematics(Path(coordinates_path), settings.lowpass_cutoff_hz, time_range_s)
-    matrix, target, optimal_forces, other_values = problem.frames(times_s, q, u, udot, settings.use_muscle_physiology)
-    solution = solve_bounded_least_norm(matrix, target, problem.lower, problem.upper,
-                                        tolerance=_SOLVER_TOLERANCE, max_iterations=settings.max_iterations)
-    controls = solution.x
-    problem.write_results(times_s, controls, controls * optimal_forces, other_values, forces_path, activations_path)
+    n_frames, n_columns = len(times_s), len(problem.names)
+    controls = np.zeros((n_frames, n_columns))
+    actuations = np.zeros((n_frames, n_columns))
+    converged = np.zeros(n_frames, dtype=bool)
+    other_values: list = []
+    iterations = 0
+    # Frames are independent problems, so solving them a chunk at a time gives the same bits as
+    # all at once while the (frames, rows, actuators) matrices stay the size of one chunk.
+    for first in range(0, n_frames, chunk_frames):
+        chunk = slice(first, min(first + chunk_frames, n_frames))
+        matrix, target, optimal_forces, chunk_other_values = problem.frames(
+            times_s[chunk], q[chunk], u[chunk], udot[chunk], settings.use_muscle_physiology)
+        solution = solve_bounded_least_norm(matrix, target, problem.lower, problem.upper,
+                                            tolerance=_SOLVER_TOLERANCE, max_iterations=settings.max_iterations)
+        controls[chunk] = solution.x
+        actuations[chunk] = solution.x * optimal_forces
+        converged[chunk] = solution.converged
+        other_values.extend(chunk_other_values)
+        iterations = max(iterations, solution.iterations)
+        del matrix, target, optimal_forces, solution
+    problem.write_results(times_s, controls, actuations, other_values, forces_path, activations_path)
 
     setup_path = write_json_atomically(out_dir / "setup_so_batched.json", {
         "solver": "batched", "model": str(Path(model_path).resolve()),
@@ -115,10 +141,10 @@ def run_batched_static_optimization(*, model_path: Path, coordinates_path: Path,
         "time_range_s": list(time_range_s), "lowpass_cutoff_hz": settings.lowpass_cutoff_hz,
         "activation_exponent": settings.activation_exponent, "use_muscle_physiology": settings.use_muscle_physiology,
         "max_iterations": settings.max_iterations, "equality_tolerance_relative": _SOLVER_TOLERANCE})
-    failed_times = times_s[~solution.converged]
-    lines = [f"{trial_id}: batched static optimization of {len(times_s)} frames ({times_s[0]:g} to {times_s[-1]:g} s),"
-             f" {matrix.shape[2]} actuators, {matrix.shape[1]} acceleration constraints, "
-             f"{solution.iterations} Newton iterations"]
+    failed_times = times_s[~converged]
+    lines = [f"{trial_id}: batched static optimization of {n_frames} frames ({times_s[0]:g} to {times_s[-1]:g} s),"
+             f" {n_columns} actuators, {len(problem.rows)} acceleration constraints, "
+             f"{iterations} Newton iterations"]
     lines += [f"StaticOptimization.record: The {SO_FAILURE_MESSAGE} at time = {t:g}." for t in failed_times]
     log_path = log_dir / "so_batched.log"
     write_atomically(log_path, lambda temporary: temporary.write_text("\n".join(lines) + "\n"))

@@ -9,6 +9,14 @@ extreme opening pose or speed that Newton solve can fail ("Unable to compute equ
 this muscle") though every later frame would solve; the tool then stops before solving any
 frame (tests/pipeline/test_static_optimization_start.py builds such a start). SO is then run again from the next frame, up to
 ``MAX_START_RETRIES`` times, and the labels start where it started.
+
+The tool's own ``printResults`` ends by turning the activations into a ``ControlSet`` and printing
+it as ``so_StaticOptimization_controls.xml`` (an input for a forward simulation, which nothing
+here reads): an XML node per actuator per frame, built in memory, that about doubles the
+process's memory on a long trial (+1 GB at 6,000 frames). The tool runs with its result files
+off and the two ``.sto`` files are printed afterwards by the same call ``printResults`` makes
+(``Storage.printResult``), so they are byte for byte the tool's own and the ``ControlSet`` is
+never built. The setup XML is left as printed, so run by hand it writes all three files.
 """
 
 from __future__ import annotations
@@ -128,7 +136,7 @@ def _run_analyze_tool(model_path: Path, coordinates_path: Path, external_loads_p
     forces_path = out_dir / "so_StaticOptimization_force.sto"
     activations_path = out_dir / "so_StaticOptimization_activation.sto"
     setup_path = out_dir / "setup_so.xml"
-    for stale in (forces_path, activations_path):
+    for stale in (forces_path, activations_path, out_dir / "so_StaticOptimization_controls.xml"):
         stale.unlink(missing_ok=True)
 
     tool = opensim.AnalyzeTool()
@@ -159,6 +167,34 @@ def _run_analyze_tool(model_path: Path, coordinates_path: Path, external_loads_p
     tool.getAnalysisSet().cloneAndAppend(analysis)
     tool.printToXML(str(setup_path))
 
-    log_path = run_tool_from_setup(lambda setup: opensim.AnalyzeTool(setup, True), setup_path, forces_path,
+    log_path = run_tool_from_setup(_AnalyzeToolPrintingStorages, setup_path, forces_path,
                                    trial_id=trial_id, stage=stage_log, log_dir=log_dir)
     return forces_path, activations_path, setup_path, log_path
+
+
+class _AnalyzeToolPrintingStorages:
+    """The AnalyzeTool of a setup XML that prints SO's activation and force ``.sto`` files, not its ``ControlSet``.
+
+    ``run`` is the tool's own with ``print_result_files`` off, followed by the two
+    ``Storage.printResult`` calls of ``StaticOptimization.printResults`` (same names, folder and
+    format: the IO precision the tool set is still in force).
+    """
+
+    def __init__(self, setup_path: str):
+        self.tool = opensim.AnalyzeTool(setup_path, True)
+        self.tool.setPrintResultFiles(False)
+
+    def run(self) -> bool:
+        if not self.tool.run():
+            return False
+        results_dir, base_name = self.tool.getResultsDir(), self.tool.getName()
+        analyses = self.tool.getModel().getAnalysisSet()
+        for index in range(analyses.getSize()):
+            analysis = opensim.StaticOptimization.safeDownCast(analyses.get(index))
+            if analysis is None:
+                continue
+            prefix = f"{base_name}_{analysis.getName()}"
+            # dt -1: every frame as recorded, the tool's default.
+            for storage, suffix in ((analysis.getActivationStorage(), "activation"), (analysis.getForceStorage(), "force")):
+                opensim.Storage.printResult(storage, f"{prefix}_{suffix}", results_dir, -1.0, ".sto")
+        return True
