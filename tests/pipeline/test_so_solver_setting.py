@@ -58,6 +58,25 @@ def test_batched_solver_is_cross_checked_against_opensim_on_frames_of_the_trial(
     assert result.qc["so_cross_check_worst_pct_peak"] == check["worst_pct_of_peak"]
 
 
+def test_the_cross_check_on_a_walk_reads_only_its_window_and_agrees(measured_walk, tmp_path):
+    from gait2hip.core.opensim_files import read_opensim_table
+    from gait2hip.pipeline.so_cross_check import WINDOW_MARGIN_S
+
+    base = PipelineConfig()
+    config = dataclasses.replace(base, static_optimization=dataclasses.replace(
+        base.static_optimization, solver="batched", cross_check_frames=3))
+    result = label_trial(measured_walk.subject, measured_walk.scaled_model_path, measured_walk.markers_path,
+                         measured_walk.grf_path, tmp_path / "walk", config, "HC040A/HC040A14")
+    check = json.loads(result.summary_path.read_text())["so_cross_check"]
+    window = read_opensim_table(tmp_path / "walk" / "so" / "cross_check" / "coordinates_window.mot")["time"]
+    trial = read_opensim_table(tmp_path / "walk" / "ik" / "ik_coordinates.mot")["time"]
+    # OpenSim's tool filters and splines all it is given: the check hands it the window, not the trial.
+    assert window.iloc[0] == pytest.approx(check["frame_times_s"][0] - WINDOW_MARGIN_S, abs=0.011)
+    assert window.iloc[-1] == pytest.approx(check["frame_times_s"][-1] + WINDOW_MARGIN_S, abs=0.011)
+    assert len(window) < len(trial) / 1.5
+    assert check["worst_pct_of_peak"] < FORCE_AGREEMENT_PCT_OF_PEAK
+
+
 def test_a_cross_check_beyond_its_limit_makes_the_trial_a_warning(still_trial, tmp_path):
     base = PipelineConfig()
     config = dataclasses.replace(
