@@ -239,7 +239,7 @@ class StaticOptimizationConfig:
     reserve_optimal_nm: float = 1.0
     max_iterations: int = 100
     convergence_criterion: float = 1e-4
-    solver: str = "opensim"
+    solver: str = "batched"
     cross_check_frames: int = 3
 
     def __post_init__(self) -> None:

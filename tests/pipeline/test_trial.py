@@ -99,13 +99,17 @@ def test_every_tool_setup_is_saved_and_loads_back_in_opensim(still_trial):
     out_dir = still_trial.result.out_dir
     opensim.InverseKinematicsTool(str(out_dir / "ik" / "setup_ik.xml"))
     opensim.InverseDynamicsTool(str(out_dir / "id" / "setup_id.xml"))
-    opensim.AnalyzeTool(str(out_dir / "so" / "setup_so.xml"), False)
+    # SO by the default batched solver: its settings, and the setup of OpenSim's tool that cross-checked it.
+    assert json.loads((out_dir / "so" / "setup_so_batched.json").read_text())["solver"] == "batched"
+    opensim.AnalyzeTool(str(out_dir / "so" / "cross_check" / "setup_so.xml"), False)
     opensim.ScaleTool(str(still_trial.scaled.setup_path))
 
 
 def test_opensim_output_goes_to_the_trial_logs(still_trial):
     logs = still_trial.result.out_dir / "logs"
-    assert (logs / "so_opensim.log").stat().st_size > 0
+    assert (logs / "so_batched.log").stat().st_size > 0
+    # OpenSim's tool, cross-checking the batched solver, logs beside its outputs.
+    assert (still_trial.result.out_dir / "so" / "cross_check" / "logs" / "so_opensim.log").stat().st_size > 0
     assert (logs / "ik_opensim.log").stat().st_size > 0
 
 
