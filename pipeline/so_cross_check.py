@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gait2hip.core.errors import OpenSimToolError
 from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees, write_mot
 from gait2hip.pipeline.config import StaticOptimizationConfig
 from gait2hip.pipeline.static_optimization import SOResult, run_static_optimization
@@ -31,6 +32,8 @@ REFERENCE_CONVERGENCE = 1e-8
 _TIME_MATCH_S = 1e-6
 # Coordinates kept on each side of the checked window (s): several time constants of a 6 Hz filter.
 WINDOW_MARGIN_S = 0.5
+# Windows tried, from the middle of the trial onwards, before the check gives up.
+WINDOW_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -73,23 +76,36 @@ def cross_check_with_opensim(batched: SOResult, *, muscle_names: list[str], n_fr
     window's (``coordinates_window.mot``). OpenSim's outputs go to ``out_dir`` (``so/cross_check``
     beside the batched outputs).
 
+    When the tool fails on the middle window (its muscle equilibrium at the first frame), the
+    windows ``n_frames`` later are tried in turn, up to ``WINDOW_ATTEMPTS`` in all.
+
     Raises
     ------
     OpenSimToolError
-        If OpenSim's tool fails on the window.
+        If OpenSim's tool fails on every window tried.
     """
     start = time.perf_counter()
     batched_forces = read_opensim_table(batched.forces_path)
     times_s = batched_forces["time"].to_numpy()
     n_frames = min(n_frames, len(times_s))
-    first = (len(times_s) - n_frames) // 2
-    window_s = (float(times_s[first]), float(times_s[first + n_frames - 1]))
     out_dir.mkdir(parents=True, exist_ok=True)
-    coordinates = _window_of(Path(stage_inputs["coordinates_path"]), window_s, out_dir / "coordinates_window.mot")
-    stage_inputs = {**stage_inputs, "coordinates_path": coordinates, "time_range_s": window_s,
-                    "later_start_times_s": ()}
-    reference = run_static_optimization(settings=dataclasses.replace(settings, convergence_criterion=REFERENCE_CONVERGENCE),
-                                        out_dir=out_dir, **stage_inputs)
+    tight = dataclasses.replace(settings, convergence_criterion=REFERENCE_CONVERGENCE)
+    failures = []
+    for first in _window_starts(len(times_s), n_frames):
+        window_s = (float(times_s[first]), float(times_s[first + n_frames - 1]))
+        coordinates = _window_of(Path(stage_inputs["coordinates_path"]), window_s, out_dir / "coordinates_window.mot")
+        try:
+            reference = run_static_optimization(settings=tight, out_dir=out_dir, **{
+                **stage_inputs, "coordinates_path": coordinates, "time_range_s": window_s, "later_start_times_s": ()})
+            break
+        except OpenSimToolError as error:
+            # The tool equilibrates the muscles at its first frame, which can fail at one pose
+            # (as at a trial's start) though the frames solve: the check moves on to a later window.
+            failures.append(f"{window_s[0]:g}-{window_s[1]:g} s: {error.detail.splitlines()[0]}")
+            last_log = error.log_path
+    else:
+        raise OpenSimToolError(stage_inputs.get("trial_id", ""), "so_cross_check",
+                               f"OpenSim's tool failed on every window tried ({'; '.join(failures)})", last_log)
     reference_forces = read_opensim_table(reference.forces_path)
     # OpenSim's output may end a frame early; compare the frames both solved.
     gaps = np.abs(reference_forces["time"].to_numpy()[:, None] - times_s[None, :])
@@ -102,6 +118,13 @@ def cross_check_with_opensim(batched: SOResult, *, muscle_names: list[str], n_fr
     worst = int(np.argmax(pct))
     return SOCrossCheck(tuple(float(t) for t in times_s[rows]), float(pct[worst]), muscles[worst],
                         {name: float(value) for name, value in zip(muscles, pct)}, time.perf_counter() - start)
+
+
+def _window_starts(n_solved: int, n_frames: int) -> list[int]:
+    """First frames of the windows to try: the middle one, then each ``n_frames`` later, within the trial."""
+    middle = (n_solved - n_frames) // 2
+    return [first for first in range(middle, middle + WINDOW_ATTEMPTS * n_frames, n_frames)
+            if first + n_frames <= n_solved] or [0]
 
 
 def _window_of(coordinates_path: Path, window_s: tuple[float, float], out_path: Path) -> Path:

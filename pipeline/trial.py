@@ -353,11 +353,18 @@ def _run_static_optimization(result: TrialResult, *, settings: StaticOptimizatio
         else:
             if settings.cross_check_frames > 0:
                 check_dir = Path(stage_inputs["out_dir"]) / "cross_check"
-                check = cross_check_with_opensim(batched, muscle_names=muscle_names,
-                                                 n_frames=settings.cross_check_frames, settings=settings,
-                                                 **{**stage_inputs, "out_dir": check_dir, "log_dir": check_dir / "logs"})
-                result.so_cross_check = check
-                result.timings_s["so_cross_check"] = check.wall_time_s
+                check_start = time.perf_counter()
+                try:
+                    check = cross_check_with_opensim(
+                        batched, muscle_names=muscle_names, n_frames=settings.cross_check_frames, settings=settings,
+                        **{**stage_inputs, "out_dir": check_dir, "log_dir": check_dir / "logs"})
+                except OpenSimToolError as error:
+                    # A check that cannot run says so; the batched labels it would have checked stand.
+                    result.notes.append(f"SO cross-check not run: {error}")
+                    _log.warning("%s: SO cross-check not run: %s", stage_inputs.get("trial_id"), error.detail)
+                else:
+                    result.so_cross_check = check
+                result.timings_s["so_cross_check"] = time.perf_counter() - check_start
             return batched, "batched"
     return run_static_optimization(settings=settings, **stage_inputs), "opensim"
 

@@ -111,7 +111,7 @@ def test_opensims_own_so_gives_the_same_right_leg_forces_without_the_left_foot(m
     # OpenSim's StaticOptimization tool, converged tightly: at its default 1e-4 the optimizer
     # stops up to several % of peak force short of the optimum on either run, which would hide
     # (or fake) a difference.
-    config = PipelineConfig(qc=OPEN_QC, static_optimization=StaticOptimizationConfig(convergence_criterion=1e-8))
+    config = PipelineConfig(qc=OPEN_QC, static_optimization=StaticOptimizationConfig(solver="opensim", convergence_criterion=1e-8))
     window_s = (2.9, 3.6)  # long enough for an interior past the filters' padded ends
     grf = _without_left_foot(measured_walk.grf_path, tmp_path / "grf_right_only.mot")
     runs = [label_trial(measured_walk.subject, measured_walk.scaled_model_path, measured_walk.markers_path, g, tmp_path / name, config, "HC040A/HC040A14",

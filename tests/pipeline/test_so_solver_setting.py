@@ -30,7 +30,7 @@ def _label_with(still_trial, tmp_path, **so_settings):
 
 def test_batched_solver_labels_the_trial_like_opensims_tool(still_trial, tmp_path):
     result = _label_with(still_trial, tmp_path / "batched", solver="batched")
-    opensim_tight = _label_with(still_trial, tmp_path / "opensim", convergence_criterion=TIGHT_CONVERGENCE)
+    opensim_tight = _label_with(still_trial, tmp_path / "opensim", solver="opensim", convergence_criterion=TIGHT_CONVERGENCE)
     assert json.loads(result.summary_path.read_text())["so_solver"] == "batched"
     assert json.loads(opensim_tight.summary_path.read_text())["so_solver"] == "opensim"
     batched = pd.read_parquet(result.labels_path)
@@ -75,6 +75,33 @@ def test_the_cross_check_on_a_walk_reads_only_its_window_and_agrees(measured_wal
     assert window.iloc[-1] == pytest.approx(check["frame_times_s"][-1] + WINDOW_MARGIN_S, abs=0.011)
     assert len(window) < len(trial) / 1.5
     assert check["worst_pct_of_peak"] < FORCE_AGREEMENT_PCT_OF_PEAK
+
+
+def test_the_cross_check_tries_later_windows_within_the_trial():
+    from gait2hip.pipeline.so_cross_check import WINDOW_ATTEMPTS, _window_starts
+
+    assert _window_starts(100, 3) == [48, 51, 54][:WINDOW_ATTEMPTS]
+    assert _window_starts(7, 3) == [2]  # no later window fits
+    assert _window_starts(2, 2) == [0]
+
+
+def test_a_cross_check_that_cannot_run_leaves_a_note_and_the_labels(still_trial, tmp_path, monkeypatch):
+    import gait2hip.pipeline.so_cross_check as so_cross_check
+    from gait2hip.core.errors import OpenSimToolError
+
+    windows = []
+
+    def equilibrium_fails(**inputs):  # as OpenSim's tool fails when a muscle cannot be equilibrated
+        windows.append(inputs["time_range_s"])
+        raise OpenSimToolError("S01/still", "so", "Unable to compute equilibrium for this muscle.")
+
+    monkeypatch.setattr(so_cross_check, "run_static_optimization", equilibrium_fails)
+    result = _label_with(still_trial, tmp_path, solver="batched", cross_check_frames=2)
+    summary = json.loads(result.summary_path.read_text())
+    assert result.labels_path is not None and result.status == "ok"
+    assert summary["so_cross_check"] is None and "so_cross_check_worst_pct_peak" not in result.qc
+    assert any(note.startswith("SO cross-check not run") and "equilibrium" in note for note in summary["notes"])
+    assert len(windows) > 1 and len(set(windows)) == len(windows)  # later windows were tried
 
 
 def test_a_cross_check_beyond_its_limit_makes_the_trial_a_warning(still_trial, tmp_path):
