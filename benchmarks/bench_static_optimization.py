@@ -1,7 +1,7 @@
 """OpenSim's StaticOptimization against the batched solver on the same labelled trials (printed, never asserted).
 
 Give a trial folder written by ``gait2hip label`` (it holds ``ik/ik_coordinates.mot``,
-``external_loads.xml`` and ``so_actuators.xml``; the subject's model is ``../../scale/scaled_model.osim``)
+the external loads SO read (``external_loads_6hz.xml``) and ``so_actuators.xml``; the subject's model is ``../../scale/scaled_model.osim``)
 or a labels folder holding many. Both solvers run as the pipeline runs them
 (``run_static_optimization`` and ``run_batched_static_optimization``, in this process).
 
@@ -190,10 +190,16 @@ def _inputs(trial: Path, args) -> dict:
     return {"times_s": times_s, "muscles": [muscles.get(i).getName() for i in range(muscles.getSize())],
             "hip_muscles": find_hip_muscles(opensim.Model(str(model_path)), model_config.hip_coordinates),
             "kwargs": {"model_path": model_path, "coordinates_path": coordinates,
-                       "external_loads_path": trial / "external_loads.xml",
+                       "external_loads_path": _so_external_loads(trial),
                        "actuators_path": trial / "so_actuators.xml",
                        "settings": settings, "time_range_s": (float(times_s[0]), float(times_s[-1])),
                        "trial_id": "/".join(trial.parts[-3:])}}
+
+
+def _so_external_loads(trial: Path) -> Path:
+    """The external loads the trial's SO read: filtered at the tools' cut-off (``external_loads_<f>hz.xml``) by default."""
+    filtered = sorted(trial.glob("external_loads_*hz.xml"))
+    return filtered[0] if filtered else trial / "external_loads.xml"
 
 
 def _time(solver, kwargs: dict, out_dir: Path, repeats: int):
