@@ -105,3 +105,52 @@ def measured_walk(tmp_path_factory) -> MeasuredWalk:
     scaled = scale_subject(subject, static, folder / "scale", PipelineConfig())
     trial = folder / "HC040A" / "trials" / "HC040A14"
     return MeasuredWalk(subject, scaled.scaled_model_path, static, trial / "markers.trc", trial / "grf.mot", folder)
+
+
+@dataclass(frozen=True)
+class SyntheticSOWalk:
+    """SO's inputs for a synthetic walk, built once: a subject-scaled gait2392 of the virtual gait lab,
+    its generating coordinates, its GRFs as external loads and the pipeline's SO actuators.
+
+    ``inputs`` are the keyword arguments every SO solver takes except ``time_range_s``, ``out_dir`` and
+    ``settings``; ``times_s`` the coordinates' frame times (s). Tests write into folders of their own.
+    """
+
+    inputs: dict
+    times_s: np.ndarray
+    cohort: Path  # the synthetic cohort folder (one subject S01, one trial)
+
+    def window(self, first_frame: int, n_frames: int) -> dict:
+        """``inputs`` with ``time_range_s`` over ``n_frames`` frames from ``first_frame``."""
+        return {**self.inputs, "time_range_s": (float(self.times_s[first_frame]),
+                                                float(self.times_s[first_frame + n_frames - 1]))}
+
+
+@pytest.fixture(scope="session")
+def synthetic_so_walk(tmp_path_factory) -> SyntheticSOWalk:
+    import dataclasses
+
+    from gait2hip.pipeline.actuators import write_so_actuators
+    from gait2hip.pipeline.ground_reactions import write_external_loads
+    from gait2hip.pipeline.model_config import ModelConfig
+    from gait2hip.virtual_lab.cohort import synthesize_cohort
+    from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
+
+    folder = tmp_path_factory.mktemp("so_walk")
+    preset = dataclasses.replace(CohortPreset.load("demo"), groups=(GroupSpec("healthy", 1, (110.0,), 1),))
+    synthesize_cohort(preset, folder / "cohort")
+    subject = folder / "cohort" / "S01"
+    trial = next((subject / "trials").iterdir())
+    model_path = subject / "truth" / "model.osim"
+    coordinates_path = subject / "truth" / f"{trial.name}_coordinates.mot"
+    config = PipelineConfig()
+    model_config = ModelConfig.load(config.model)
+    model = opensim.Model(str(model_path))
+    model.initSystem()
+    loads = write_external_loads(trial / "grf.mot", config.grf, model_config.foot_bodies, folder / "external_loads.xml")
+    actuators = folder / "so_actuators.xml"
+    write_so_actuators(model, model_config, config.static_optimization, actuators)
+    times_s = np.asarray(opensim.TimeSeriesTable(str(coordinates_path)).getIndependentColumn())
+    return SyntheticSOWalk({"model_path": model_path, "coordinates_path": coordinates_path,
+                            "external_loads_path": loads, "actuators_path": actuators, "trial_id": "S01/walk"},
+                           times_s, folder / "cohort")

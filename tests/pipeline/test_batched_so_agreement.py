@@ -24,8 +24,6 @@ from gait2hip.pipeline.scale import scale_subject
 from gait2hip.pipeline.static_optimization import run_static_optimization
 from gait2hip.pipeline.subject import SubjectInfo
 from gait2hip.pipeline.trial import label_trial
-from gait2hip.virtual_lab.cohort import synthesize_cohort
-from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
 
 WINDOW_FRAMES = 30
 # OpenSim's IPOPT, even converged tightly, leaves the odd frame of a small muscle off the optimum by a
@@ -91,11 +89,9 @@ def measured(measured_walk, tmp_path_factory) -> Solved:
 
 
 @pytest.fixture(scope="module")
-def gait2354_walk(tmp_path_factory) -> Solved:
+def gait2354_walk(synthetic_so_walk, tmp_path_factory) -> Solved:
     folder = tmp_path_factory.mktemp("agreement_gait2354")
-    preset = dataclasses.replace(CohortPreset.load("demo"), groups=(GroupSpec("healthy", 1, (110.0,), 1),))
-    synthesize_cohort(preset, folder / "cohort")
-    subject_folder = folder / "cohort" / "S01"
+    subject_folder = synthetic_so_walk.cohort / "S01"
     subject = SubjectInfo.from_yaml(subject_folder / "subject.yaml")
     trial = next((subject_folder / "trials").iterdir())
     config = PipelineConfig(model="gait2354")

@@ -8,20 +8,13 @@ coordinates and GRFs).
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
-import opensim
 import pytest
 
-from gait2hip.pipeline.actuators import write_so_actuators
 from gait2hip.pipeline.batched_static_optimization import _SOProblem, run_batched_static_optimization
 from gait2hip.pipeline.bounded_least_squares import solve_bounded_least_norm
-from gait2hip.pipeline.config import PipelineConfig, StaticOptimizationConfig
-from gait2hip.pipeline.ground_reactions import write_external_loads
-from gait2hip.pipeline.model_config import ModelConfig
-from gait2hip.virtual_lab.cohort import synthesize_cohort
-from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
+from gait2hip.pipeline.config import StaticOptimizationConfig
 
 FIRST_FRAME, N_FRAMES = 30, 23
 # Small and not a divisor of N_FRAMES, so the last chunk is a short one.
@@ -29,27 +22,8 @@ SMALL_CHUNK_FRAMES = 5
 
 
 @pytest.fixture(scope="module")
-def walk(tmp_path_factory) -> dict:
-    folder = tmp_path_factory.mktemp("batched_so_chunks")
-    preset = CohortPreset.load("demo")
-    preset = dataclasses.replace(preset, groups=(GroupSpec("healthy", 1, (110.0,), 1),))
-    synthesize_cohort(preset, folder / "cohort")
-    subject = folder / "cohort" / "S01"
-    trial = next((subject / "trials").iterdir())
-    model_path = subject / "truth" / "model.osim"
-    coordinates_path = subject / "truth" / f"{trial.name}_coordinates.mot"
-    config = PipelineConfig()
-    model_config = ModelConfig.load(config.model)
-    model = opensim.Model(str(model_path))
-    model.initSystem()
-    loads = write_external_loads(trial / "grf.mot", config.grf, model_config.foot_bodies, folder / "external_loads.xml")
-    actuators = folder / "so_actuators.xml"
-    write_so_actuators(model, model_config, config.static_optimization, actuators)
-    times_s = np.asarray(opensim.TimeSeriesTable(str(coordinates_path)).getIndependentColumn())
-    window = (float(times_s[FIRST_FRAME]), float(times_s[FIRST_FRAME + N_FRAMES - 1]))
-    inputs = {"model_path": model_path, "coordinates_path": coordinates_path, "external_loads_path": loads,
-              "actuators_path": actuators, "time_range_s": window, "trial_id": "S01/walk"}
-    return {"folder": folder, "inputs": inputs}
+def walk(synthetic_so_walk, tmp_path_factory) -> dict:
+    return {"folder": tmp_path_factory.mktemp("batched_so_chunks"), "inputs": synthetic_so_walk.window(FIRST_FRAME, N_FRAMES)}
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,15 @@ at its default tolerance and at a tight one, and by the batched solver.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 import opensim
 import pytest
 
-from gait2hip.pipeline.actuators import write_so_actuators
 from gait2hip.pipeline.batched_static_optimization import BatchedSOUnsupportedError, run_batched_static_optimization
 from gait2hip.pipeline.bounded_least_squares import solve_bounded_least_norm
 from gait2hip.pipeline.config import PipelineConfig, StaticOptimizationConfig
-from gait2hip.pipeline.ground_reactions import write_external_loads
 from gait2hip.pipeline.hip_muscles import find_hip_muscles
 from gait2hip.pipeline.model_config import ModelConfig
 from gait2hip.pipeline.batched_static_optimization import _SOProblem
@@ -26,8 +23,6 @@ from gait2hip.pipeline.muscle_geometry import (UnitSpeedMomentArms, coordinate_i
                                                generalized_forces_per_tension, moment_arms_reference)
 from gait2hip.pipeline.static_optimization import run_static_optimization
 from gait2hip.core.opensim_files import read_opensim_table
-from gait2hip.virtual_lab.cohort import synthesize_cohort
-from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
 
 FIRST_FRAME, N_FRAMES = 40, 40
 # Worst |batched − OpenSim| per column, % of OpenSim's peak |force| of that column.
@@ -40,28 +35,12 @@ INVERSE_DYNAMICS_TOLERANCE = 1e-9
 
 
 @pytest.fixture(scope="module")
-def walk(tmp_path_factory) -> dict:
-    folder = tmp_path_factory.mktemp("batched_so")
-    preset = CohortPreset.load("demo")
-    preset = dataclasses.replace(preset, groups=(GroupSpec("healthy", 1, (110.0,), 1),))
-    synthesize_cohort(preset, folder / "cohort")
-    subject = folder / "cohort" / "S01"
-    trial = next((subject / "trials").iterdir())
-    model_path = subject / "truth" / "model.osim"
-    coordinates_path = subject / "truth" / f"{trial.name}_coordinates.mot"
-    config = PipelineConfig()
-    model_config = ModelConfig.load(config.model)
-    model = opensim.Model(str(model_path))
-    model.initSystem()
-    loads = write_external_loads(trial / "grf.mot", config.grf, model_config.foot_bodies, folder / "external_loads.xml")
-    actuators = folder / "so_actuators.xml"
-    write_so_actuators(model, model_config, config.static_optimization, actuators)
-    times_s = np.asarray(opensim.TimeSeriesTable(str(coordinates_path)).getIndependentColumn())
-    window = (float(times_s[FIRST_FRAME]), float(times_s[FIRST_FRAME + N_FRAMES - 1]))
-    inputs = {"model_path": model_path, "coordinates_path": coordinates_path, "external_loads_path": loads,
-              "actuators_path": actuators, "time_range_s": window, "trial_id": "S01/walk"}
-    return {"folder": folder, "inputs": inputs, "config": config,
-            "hip_muscles": find_hip_muscles(opensim.Model(str(model_path)), model_config.hip_coordinates)}
+def walk(synthetic_so_walk, tmp_path_factory) -> dict:
+    model_config = ModelConfig.load(PipelineConfig().model)
+    return {"folder": tmp_path_factory.mktemp("batched_so"), "inputs": synthetic_so_walk.window(FIRST_FRAME, N_FRAMES),
+            "config": PipelineConfig(),
+            "hip_muscles": find_hip_muscles(opensim.Model(str(synthetic_so_walk.inputs["model_path"])),
+                                            model_config.hip_coordinates)}
 
 
 def _solve(walk: dict, solver, name: str, settings: StaticOptimizationConfig):

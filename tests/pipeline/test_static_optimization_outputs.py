@@ -8,20 +8,13 @@ gait2392 of the virtual gait lab, its generating coordinates and GRFs).
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
-import numpy as np
 import opensim
 import pytest
 
-from gait2hip.pipeline.actuators import write_so_actuators
 from gait2hip.pipeline.config import PipelineConfig
-from gait2hip.pipeline.ground_reactions import write_external_loads
-from gait2hip.pipeline.model_config import ModelConfig
 from gait2hip.pipeline.static_optimization import run_static_optimization
-from gait2hip.virtual_lab.cohort import synthesize_cohort
-from gait2hip.virtual_lab.presets import CohortPreset, GroupSpec
 
 FIRST_FRAME, N_FRAMES = 40, 6
 CONTROLS_FILE = "so_StaticOptimization_controls.xml"
@@ -29,30 +22,12 @@ RESULT_FILES = ("so_StaticOptimization_force.sto", "so_StaticOptimization_activa
 
 
 @pytest.fixture(scope="module")
-def stage(tmp_path_factory) -> dict:
+def stage(synthetic_so_walk, tmp_path_factory) -> dict:
     """The SO stage run on a few frames, its outputs copied aside, then the plain tool run from its setup."""
     folder = tmp_path_factory.mktemp("so_outputs")
-    preset = CohortPreset.load("demo")
-    preset = dataclasses.replace(preset, groups=(GroupSpec("healthy", 1, (110.0,), 1),))
-    synthesize_cohort(preset, folder / "cohort")
-    subject = folder / "cohort" / "S01"
-    trial = next((subject / "trials").iterdir())
-    model_path = subject / "truth" / "model.osim"
-    coordinates_path = subject / "truth" / f"{trial.name}_coordinates.mot"
-    config = PipelineConfig()
-    model_config = ModelConfig.load(config.model)
-    model = opensim.Model(str(model_path))
-    model.initSystem()
-    loads = write_external_loads(trial / "grf.mot", config.grf, model_config.foot_bodies, folder / "external_loads.xml")
-    actuators = folder / "so_actuators.xml"
-    write_so_actuators(model, model_config, config.static_optimization, actuators)
-    times_s = np.asarray(opensim.TimeSeriesTable(str(coordinates_path)).getIndependentColumn())
     out_dir = folder / "so"
-    result = run_static_optimization(model_path=model_path, coordinates_path=coordinates_path,
-                                     external_loads_path=loads, actuators_path=actuators, out_dir=out_dir,
-                                     settings=config.static_optimization, trial_id="S01/walk",
-                                     time_range_s=(float(times_s[FIRST_FRAME]),
-                                                   float(times_s[FIRST_FRAME + N_FRAMES - 1])))
+    result = run_static_optimization(**synthetic_so_walk.window(FIRST_FRAME, N_FRAMES), out_dir=out_dir,
+                                     settings=PipelineConfig().static_optimization)
     ours = folder / "ours"
     ours.mkdir()
     written_by_stage = sorted(path.name for path in out_dir.iterdir() if path.is_file())
