@@ -192,6 +192,8 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             log_dir=out_dir / "logs",
             later_start_times_s=[float(t) for t in markers.times_s[markers.times_s > time_range[0] + 1e-9][:MAX_START_RETRIES]])
         result.timings_s["so"] = static_optimization.wall_time_s
+        if "so_cross_check" in result.timings_s:  # it ran after SO solved: in that order in stages_run
+            result.timings_s["so_cross_check"] = result.timings_s.pop("so_cross_check")
         result.so_forces_path = static_optimization.forces_path
         if static_optimization.skipped_start_frames:
             result.notes.append(

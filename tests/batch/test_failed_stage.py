@@ -49,5 +49,6 @@ def test_an_error_while_building_labels_reads_labels_in_the_manifest_and_the_sum
     summary = json.loads((out_dir / SUMMARY_FILE).read_text())
     manifest = build_manifest(one_trial_cohort, {trial.key: result}, labels_dir)
     assert result.status == TrialStatus.FAILED and "glut_med1_r" in result.error
-    assert summary["status"] == "failed" and summary["stages_run"] == ["inputs", "ik", "id", "so"]
+    assert summary["status"] == "failed"
+    assert summary["stages_run"] == ["inputs", "ik", "id", "so", "so_cross_check"]  # the default batched SO, checked
     assert summary["failed_stage"] == manifest.loc[0, "failed_stage"] == result.failed_stage == "labels"
