@@ -18,6 +18,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from gait2hip.core.errors import OpenSimToolError
 from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees, write_mot
 from gait2hip.pipeline.config import StaticOptimizationConfig
 from gait2hip.pipeline.static_optimization import SOResult, run_static_optimization
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # OpenSim's tool converges to this in the reference window (its default is 1e-4).
 REFERENCE_CONVERGENCE = 1e-8
@@ -90,10 +94,12 @@ def cross_check_with_opensim(batched: SOResult, *, muscle_names: list[str], n_fr
     n_frames = min(n_frames, len(times_s))
     out_dir.mkdir(parents=True, exist_ok=True)
     tight = dataclasses.replace(settings, convergence_criterion=REFERENCE_CONVERGENCE)
+    trial_coordinates = read_opensim_table(stage_inputs["coordinates_path"])
+    in_degrees = table_in_degrees(stage_inputs["coordinates_path"])
     failures = []
     for first in _window_starts(len(times_s), n_frames):
         window_s = (float(times_s[first]), float(times_s[first + n_frames - 1]))
-        coordinates = _window_of(Path(stage_inputs["coordinates_path"]), window_s, out_dir / "coordinates_window.mot")
+        coordinates = _window_of(trial_coordinates, in_degrees, window_s, out_dir / "coordinates_window.mot")
         try:
             reference = run_static_optimization(settings=tight, out_dir=out_dir, **{
                 **stage_inputs, "coordinates_path": coordinates, "time_range_s": window_s, "later_start_times_s": ()})
@@ -127,11 +133,10 @@ def _window_starts(n_solved: int, n_frames: int) -> list[int]:
             if first + n_frames <= n_solved] or [0]
 
 
-def _window_of(coordinates_path: Path, window_s: tuple[float, float], out_path: Path) -> Path:
-    """The coordinates of ``window_s`` widened by ``WINDOW_MARGIN_S`` on each side (within the trial), as a file."""
-    table = read_opensim_table(coordinates_path)
-    times_s = table["time"].to_numpy()
+def _window_of(coordinates: "pd.DataFrame", in_degrees: bool, window_s: tuple[float, float], out_path: Path) -> Path:
+    """The ``coordinates`` (a ``time`` column first) of ``window_s`` widened by ``WINDOW_MARGIN_S`` each side, as a file."""
+    times_s = coordinates["time"].to_numpy()
     keep = (times_s >= window_s[0] - WINDOW_MARGIN_S - _TIME_MATCH_S) & (times_s <= window_s[1] + WINDOW_MARGIN_S
                                                                          + _TIME_MATCH_S)
-    columns = {name: table[name].to_numpy()[keep] for name in table.columns[1:]}
-    return write_mot(out_path, columns, times_s[keep], in_degrees=table_in_degrees(coordinates_path))
+    columns = {name: coordinates[name].to_numpy()[keep] for name in coordinates.columns[1:]}
+    return write_mot(out_path, columns, times_s[keep], in_degrees=in_degrees)

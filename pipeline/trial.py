@@ -185,15 +185,15 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
                 result.timings_s["rra"] = time.perf_counter() - started
 
         stage = "so"
+        so_inputs = dict(model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
+                         external_loads_path=so_loads_path, actuators_path=actuators_path, out_dir=out_dir / "so",
+                         time_range_s=time_range, trial_id=trial_id, log_dir=out_dir / "logs")
         static_optimization, result.so_solver = _run_static_optimization(
-            result, muscle_names=muscle_names, model_path=scaled_model_path, coordinates_path=ik.coordinates_path,
-            external_loads_path=so_loads_path, actuators_path=actuators_path, out_dir=out_dir / "so",
-            settings=config.static_optimization, time_range_s=time_range, trial_id=trial_id,
-            log_dir=out_dir / "logs",
+            result, settings=config.static_optimization, **so_inputs,
             later_start_times_s=[float(t) for t in markers.times_s[markers.times_s > time_range[0] + 1e-9][:MAX_START_RETRIES]])
         result.timings_s["so"] = static_optimization.wall_time_s
-        if "so_cross_check" in result.timings_s:  # it ran after SO solved: in that order in stages_run
-            result.timings_s["so_cross_check"] = result.timings_s.pop("so_cross_check")
+        if result.so_solver == "batched" and config.static_optimization.cross_check_frames > 0:
+            _cross_check(result, static_optimization, config.static_optimization, muscle_names, so_inputs)
         result.so_forces_path = static_optimization.forces_path
         if static_optimization.skipped_start_frames:
             result.notes.append(
@@ -337,38 +337,39 @@ def _load_checked_model(scaled_model_path: Path, model_config: ModelConfig) -> o
     return model
 
 
-def _run_static_optimization(result: TrialResult, *, settings: StaticOptimizationConfig, muscle_names: list[str],
+def _run_static_optimization(result: TrialResult, *, settings: StaticOptimizationConfig,
                              **stage_inputs) -> tuple[SOResult, str]:
     """SO by the configured solver; returns its result and the solver that produced it.
 
     A model feature the batched solver does not reproduce sends the trial to OpenSim's tool,
-    with the reason in the trial's notes, so one unusual model never fails a batch. A batched
-    result is checked against OpenSim's tool on ``settings.cross_check_frames`` of its frames
-    (``result.so_cross_check``).
+    with the reason in the trial's notes, so one unusual model never fails a batch.
     """
     if settings.solver == "batched":
         try:
-            batched = run_batched_static_optimization(settings=settings, **stage_inputs)
+            return run_batched_static_optimization(settings=settings, **stage_inputs), "batched"
         except BatchedSOUnsupportedError as error:
             result.notes.append(f"SO ran OpenSim's tool instead of the batched solver: {error.feature}")
             _log.info("%s: %s", error.trial_id, error)
-        else:
-            if settings.cross_check_frames > 0:
-                check_dir = Path(stage_inputs["out_dir"]) / "cross_check"
-                check_start = time.perf_counter()
-                try:
-                    check = cross_check_with_opensim(
-                        batched, muscle_names=muscle_names, n_frames=settings.cross_check_frames, settings=settings,
-                        **{**stage_inputs, "out_dir": check_dir, "log_dir": check_dir / "logs"})
-                except OpenSimToolError as error:
-                    # A check that cannot run says so; the batched labels it would have checked stand.
-                    result.notes.append(f"SO cross-check not run: {error}")
-                    _log.warning("%s: SO cross-check not run: %s", stage_inputs.get("trial_id"), error.detail)
-                else:
-                    result.so_cross_check = check
-                result.timings_s["so_cross_check"] = time.perf_counter() - check_start
-            return batched, "batched"
     return run_static_optimization(settings=settings, **stage_inputs), "opensim"
+
+
+def _cross_check(result: TrialResult, batched: SOResult, settings: StaticOptimizationConfig, muscle_names: list[str],
+                 so_inputs: dict) -> None:
+    """Check a batched SO result against OpenSim's tool on ``settings.cross_check_frames`` of its frames.
+
+    The check lands in ``result.so_cross_check``; one that cannot run leaves a note instead, and
+    the batched labels it would have checked stand.
+    """
+    check_dir = Path(so_inputs["out_dir"]) / "cross_check"
+    start = time.perf_counter()
+    try:
+        result.so_cross_check = cross_check_with_opensim(
+            batched, muscle_names=muscle_names, n_frames=settings.cross_check_frames, settings=settings,
+            **{**so_inputs, "out_dir": check_dir, "log_dir": check_dir / "logs"})
+    except OpenSimToolError as error:
+        result.notes.append(f"SO cross-check not run: {error}")
+        _log.warning("%s: SO cross-check not run: %s", so_inputs["trial_id"], error.detail)
+    result.timings_s["so_cross_check"] = time.perf_counter() - start
 
 
 def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineConfig, markers_trc_path: Path,
