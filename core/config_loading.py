@@ -123,6 +123,19 @@ def dataclass_to_dict(instance: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(instance))
 
 
+def check_counts_at_least_one(config: Any, names: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming the first of ``config``'s fields ``names`` that is below 1."""
+    for name in names:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(config, name)}")
+
+
+def check_seed(seed: int) -> None:
+    """Raise ``ValueError`` unless ``seed`` fits numpy's and torch's seeds (0 to 2**32 - 1)."""
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer from 0 to 4294967295, got {seed}")
+
+
 class YamlConfig:
     """Mixin for frozen config dataclasses: strict ``from_dict``/``from_yaml`` and ``to_dict``."""
 

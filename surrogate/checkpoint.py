@@ -3,7 +3,8 @@
 A checkpoint file is what ``torch.save`` writes for a plain mapping::
 
     {"format": "gait2hip.checkpoint", "format_version": 1,
-     "metadata": "<JSON text: model, training config, channels and units, split, dataset, epoch>",
+     "metadata": "<JSON text: model, training config, channels and units, split, dataset, epoch
+                  [, fine_tuned_from: {path, sha256, epoch}]>",
      "scalers": {"input_mean": (n_inputs,), "input_std": ..., "target_mean": (n_targets,), "target_std": ...},
      "model_state": {parameter name: tensor},
      "training_state": None | {"optimizer": ..., "scheduler": ..., "data_order_rng": ..., "torch_rng": ...,
@@ -73,6 +74,23 @@ class TrainingState:
     best_validation_loss: float
 
 
+@dataclasses.dataclass(frozen=True)
+class FineTuneOrigin:
+    """The checkpoint a fine-tuned run started from (:mod:`gait2hip.surrogate.fine_tune`).
+
+    ``path`` is the file as the training config named it, ``sha256`` the hex digest of its
+    bytes when the fine-tune read it (the file may be retrained or moved later; the digest
+    says which weights these came from), ``epoch`` the epoch those weights were saved at.
+    """
+
+    path: str
+    sha256: str
+    epoch: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Checkpoint:
     """One trained surrogate: its weights and everything needed to use or continue it.
@@ -93,11 +111,15 @@ class Checkpoint:
     dataset
         The label dataset folder trained on (absolute path when written).
     epoch
-        The epoch (from 0) at whose end these weights were saved.
+        The epoch (from 0) at whose end these weights were saved; -1 in a fine-tune whose
+        starting weights stayed the best (no epoch bettered them on validation).
     model_state
         ``state_dict()`` of the network.
     training_state
         For resuming (``last.pt``); None in ``best.pt``.
+    fine_tuned_from
+        The checkpoint a fine-tune started from (its weights and scalers); None when trained
+        from scratch.
     """
 
     training_config: TrainingConfig
@@ -113,6 +135,7 @@ class Checkpoint:
     model_state: dict[str, torch.Tensor]
     training_state: TrainingState | None = None
     format_version: int = FORMAT_VERSION
+    fine_tuned_from: FineTuneOrigin | None = None
 
     @property
     def model(self) -> str:
@@ -244,6 +267,9 @@ def _to_file_content(checkpoint: Checkpoint) -> dict[str, Any]:
         "target_units": list(checkpoint.target_units),
         "split": checkpoint.split.to_dict(), "dataset": checkpoint.dataset, "epoch": checkpoint.epoch,
     }
+    if checkpoint.fine_tuned_from is not None:
+        # Only when set: a checkpoint trained from scratch is the same bytes as before fine-tuning existed.
+        metadata["fine_tuned_from"] = checkpoint.fine_tuned_from.to_dict()
     scalers = {f"{part}_{kind}": torch.from_numpy(np.asarray(getattr(scaler, kind), dtype=np.float64).copy())
                for part, scaler in (("input", checkpoint.input_scaler), ("target", checkpoint.target_scaler))
                for kind in ("mean", "std")}
@@ -279,13 +305,18 @@ def _from_file_content(content: dict[str, Any]) -> Checkpoint:
     epoch = metadata["epoch"]
     if not isinstance(epoch, int):
         raise TypeError("epoch must be an integer")
+    origin = metadata.get("fine_tuned_from")
+    if origin is not None:
+        origin = _mapping(origin, "fine_tuned_from")
+        origin = FineTuneOrigin(str(origin["path"]), str(origin["sha256"]), int(origin["epoch"]))
     return Checkpoint(
         training_config=TrainingConfig.from_dict(_mapping(metadata["training_config"], "training_config")),
         input_names=input_names, input_units=input_units, target_groups=target_groups, target_units=target_units,
         input_scaler=input_scaler, target_scaler=target_scaler,
         split=SubjectSplit(*(_strings(split[part], f"split.{part}") for part in ("train", "validation", "test"))),
         dataset=str(metadata["dataset"]), epoch=epoch, model_state=model_state,
-        training_state=_training_state(content.get("training_state")), format_version=content["format_version"])
+        training_state=_training_state(content.get("training_state")), format_version=content["format_version"],
+        fine_tuned_from=origin)
 
 
 def _training_state(training: Any) -> TrainingState | None:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gait2hip.core.config_loading import YamlConfig
+from gait2hip.core.config_loading import YamlConfig, check_counts_at_least_one, check_seed
 from gait2hip.surrogate.dataset import TARGET_GROUPS
 from gait2hip.surrogate.models.registry import model_config
 from gait2hip.surrogate.segmentation import SegmentationConfig
@@ -41,6 +41,12 @@ class TrainingConfig(YamlConfig):
         Where the model and the tensors live while training: ``cpu``, ``cuda``, ``cuda:N``.
         Bit-for-bit reproducibility is promised on the CPU; a CUDA run is seeded the same way
         but its kernels may differ in the last bits.
+    init_checkpoint
+        Fine-tune: start from this checkpoint's weights and scalers instead of a fresh network
+        (:mod:`gait2hip.surrogate.fine_tune`); ``model`` and ``model_config`` must be the
+        checkpoint's, the dataset's channels its channels. The starting weights count as epoch
+        -1 of early stopping, so ``best.pt`` is never worse on validation than where the run
+        began, and ``max_epochs: 0`` saves them unchanged. None: train from scratch.
     """
 
     model: str = "transformer"
@@ -59,6 +65,16 @@ class TrainingConfig(YamlConfig):
     weight_decay: float = 1e-4
     num_threads: int = 2
     device: str = "cpu"
+    init_checkpoint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting; ``init_checkpoint`` only when set, so a from-scratch config (and the
+        fingerprint of a finished run, :func:`gait2hip.workflows.run_workflow._train`) is what it
+        was before fine-tuning existed."""
+        values = super().to_dict()
+        if values["init_checkpoint"] is None:
+            del values["init_checkpoint"]
+        return values
 
     def __post_init__(self) -> None:
         # The model's name and settings are checked by the registry (it knows every model's config).
@@ -69,17 +85,18 @@ class TrainingConfig(YamlConfig):
                              f"got {list(fractions)}")
         if abs(sum(fractions) - 1.0) > 1e-6:
             raise ValueError(f"split_fractions must sum to 1, got {list(fractions)} (sum {sum(fractions):g})")
-        for name in ("max_epochs", "patience", "batch_size", "num_threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_counts_at_least_one(self, ("patience", "batch_size", "num_threads"))
+        # A fine-tune of 0 epochs re-saves its starting weights: the check that it starts from them.
+        if self.max_epochs < (0 if self.init_checkpoint else 1):
+            raise ValueError(f"max_epochs must be at least 1 (0 only when fine-tuning, with init_checkpoint), "
+                             f"got {self.max_epochs}")
         if self.lr_reduce_patience < 0:
             raise ValueError(f"lr_reduce_patience must be 0 (constant rate) or more, got {self.lr_reduce_patience}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
-        if not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be an integer from 0 to 4294967295, got {self.seed}")
+        check_seed(self.seed)
         unknown = [group for group in self.targets if group not in TARGET_GROUPS]
         if unknown or not self.targets:
             raise ValueError(f"targets must be a non-empty list of {list(TARGET_GROUPS)}, got {list(self.targets)}")
@@ -88,5 +105,7 @@ class TrainingConfig(YamlConfig):
         for name in ("window_frames", "window_stride_frames"):
             if getattr(self.segmentation, name) < 1:
                 raise ValueError(f"segmentation.{name} must be at least 1, got {getattr(self.segmentation, name)}")
+        if self.init_checkpoint is not None and not self.init_checkpoint.strip():
+            raise ValueError("init_checkpoint must name a checkpoint file (or be null: train from scratch)")
         if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")

@@ -34,6 +34,20 @@ class Channels:
         return next(group for group, names in self.targets.items() if target in names)
 
 
+def target_channel_differences(expected: dict[str, tuple[str, ...]],
+                               found: dict[str, tuple[str, ...]]) -> list[tuple[str, list[str], list[str]]]:
+    """Per target group of ``expected``: (group, its channels ``found`` lacks, ``found``'s channels it lacks).
+
+    Only groups with a difference are listed; both lists are sorted.
+    """
+    differences = []
+    for group, names in expected.items():
+        wanted, present = set(names), set(found.get(group, ()))
+        if wanted != present:
+            differences.append((group, sorted(wanted - present), sorted(present - wanted)))
+    return differences
+
+
 def load_dataset(folder: str | Path) -> pd.DataFrame:
     """Every label row of the dataset, with ``subject`` as a plain string column.
 

@@ -2,17 +2,17 @@
 
 Training leaves the caller's torch as it found it: the global random state (seeded inside for
 weight initialisation and dropout), the deterministic-algorithms switch and the thread count
-are set for the run only and restored when it returns (:func:`torch_settings_for`).
+are set for the run only and restored when it returns (:func:`torch_settings_for`). A config
+with ``init_checkpoint`` fine-tunes that checkpoint (:mod:`gait2hip.surrogate.fine_tune`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,16 +22,19 @@ import torch
 from tqdm import tqdm
 
 from gait2hip.core.atomic import write_atomically, write_json_atomically
-from gait2hip.core.errors import CheckpointError, ConfigError, InputDataError
+from gait2hip.core.errors import CheckpointError, InputDataError
 from gait2hip.surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
-from gait2hip.surrogate.checkpoint import Checkpoint, TrainingState, read_checkpoint, save_checkpoint
+from gait2hip.surrogate.checkpoint import Checkpoint, FineTuneOrigin, TrainingState, read_checkpoint, save_checkpoint
 from gait2hip.surrogate.config import TrainingConfig
+from gait2hip.surrogate.cross_validation import check_split
 from gait2hip.surrogate.dataset import INPUT_UNIT, TARGET_UNITS, Channels, find_channels, load_dataset
+from gait2hip.surrogate.fine_tune import StartingPoint, checkpoint_channels, read_starting_point
 from gait2hip.surrogate.losses import masked_mse_loss
 from gait2hip.surrogate.models.registry import build_model
 from gait2hip.surrogate.preprocessing import Standardizer
 from gait2hip.surrogate.segmentation import Segments, ValidityCounts, segment_table
 from gait2hip.surrogate.split import SubjectSplit, split_subjects
+from gait2hip.surrogate.torch_settings import torch_settings_for
 
 _log = logging.getLogger(__name__)
 BEST, LAST = "best.pt", "last.pt"
@@ -97,10 +100,12 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None
     generator: torch.Generator
+    origin: FineTuneOrigin | None = None
 
 
 def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, resume: bool = False,
-                      train_subjects: Sequence[str] | None = None, show_progress: bool = False) -> TrainResult:
+                      train_subjects: Sequence[str] | None = None, show_progress: bool = False,
+                      split: SubjectSplit | None = None) -> TrainResult:
     """Train ``config.model`` on the dataset; write checkpoints, history and ``summary.json``.
 
     With ``resume`` an interrupted run continues from ``out_dir/last.pt`` (model, optimizer,
@@ -110,13 +115,18 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
     ``benchmarks/learning_curve.py``); validation and test subjects stay those of the split.
     ``show_progress`` draws a progress bar over the epochs on stderr (validation loss, best
     epoch), for commands a user watches; it draws no random numbers, so results are the same.
+    ``split`` trains on these subjects, validates and tests on those, instead of the seeded
+    split by ``config.split_fractions`` (cross-validation folds).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    start = read_starting_point(config) if config.init_checkpoint else None
     with torch_settings_for(config):
-        data = prepare_data(config, dataset_dir, train_subjects)
-        run = _start_run(config, data, str(Path(dataset_dir).resolve()))
-        progress = resume_progress(run, out_dir / LAST) if resume and (out_dir / LAST).is_file() else Progress()
+        data = prepare_data(config, dataset_dir, train_subjects, split, start)
+        run = _start_run(config, data, str(Path(dataset_dir).resolve()), start)
+        resuming = resume and (out_dir / LAST).is_file()
+        progress = (resume_progress(run, out_dir / LAST) if resuming
+                    else Progress() if start is None else _starting_weights_as_best(run, out_dir))
         epoch_times = _run_epochs(run, progress, out_dir, show_progress)
     result = TrainResult(out_dir, out_dir / BEST, out_dir / LAST, progress.best_epoch, progress.best_validation_loss,
                          len(progress.history), float(np.median(epoch_times)) if epoch_times else 0.0)
@@ -124,39 +134,21 @@ def train_from_config(config: TrainingConfig, dataset_dir: Path, out_dir: Path, 
     return result
 
 
-@contextlib.contextmanager
-def torch_settings_for(config: TrainingConfig) -> Iterator[None]:
-    """Seed torch, make it deterministic and set its threads for one run; restore all three after.
+def prepare_data(config: TrainingConfig, dataset_dir: Path, train_subjects: Sequence[str] | None = None,
+                 split: SubjectSplit | None = None, start: StartingPoint | None = None) -> TrainingData:
+    """Read the dataset, split its subjects, cut segments and standardise them on the training part.
 
-    The global random generators (CPU, and the CUDA devices when training there) are forked,
-    so weight initialisation and dropout draw from ``config.seed`` while the caller's random
-    state comes back untouched.
+    ``split`` given: those subjects (all in the dataset's ``config.groups``). ``start`` given
+    (a fine-tune): the checkpoint's channels, in its order, and its scalers, not refitted.
     """
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {config.device!r}: CUDA is not available on this machine (use device: cpu)")
-    devices = list(range(torch.cuda.device_count())) if config.device.startswith("cuda") else []
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=devices):
-        try:
-            torch.manual_seed(config.seed)
-            torch.use_deterministic_algorithms(True)
-            torch.set_num_threads(config.num_threads)
-            yield
-        finally:
-            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-            torch.set_num_threads(threads)
-
-
-def prepare_data(config: TrainingConfig, dataset_dir: Path,
-                 train_subjects: Sequence[str] | None = None) -> TrainingData:
-    """Read the dataset, split its subjects, cut segments and standardise them on the training part."""
     table = load_dataset(dataset_dir)
     if "group" in table.columns:
         table = table[table["group"].isin(config.groups)]
     channels = find_channels(table, tuple(config.targets))
-    split = split_subjects(table, tuple(config.split_fractions), config.seed)
+    if start is not None:
+        channels = checkpoint_channels(start, channels, Path(dataset_dir))
+    split = split_subjects(table, tuple(config.split_fractions), config.seed) if split is None else \
+        check_split(split, table, Path(dataset_dir), config.groups)
     if train_subjects is not None:
         split = _narrowed(split, train_subjects)
     if config.mirror_left_cycles:
@@ -173,8 +165,9 @@ def prepare_data(config: TrainingConfig, dataset_dir: Path,
                                               f"unknown on every frame, or all dropped by invalid_frames: "
                                               f"{config.segmentation.invalid_frames}); label more of their trials or "
                                               f"change the split")
-    input_scaler = Standardizer.fit(train.inputs)
-    target_scaler = Standardizer.fit(train.targets, train.target_known)
+    input_scaler, target_scaler = (
+        (Standardizer.fit(train.inputs), Standardizer.fit(train.targets, train.target_known)) if start is None
+        else (start.checkpoint.input_scaler, start.checkpoint.target_scaler))
 
     def standardised(values: np.ndarray, scaler: Standardizer) -> torch.Tensor:
         return torch.tensor(scaler.transform(values), dtype=torch.float32, device=config.device)
@@ -206,15 +199,31 @@ def _narrowed(split: SubjectSplit, train_subjects: Sequence[str]) -> SubjectSpli
     return SubjectSplit(tuple(sorted(train_subjects)), split.validation, split.test)
 
 
-def _start_run(config: TrainingConfig, data: TrainingData, dataset: str) -> _Run:
-    """A freshly initialised network (drawing on the seeded global generator), its optimizer and data order."""
+def _start_run(config: TrainingConfig, data: TrainingData, dataset: str, start: StartingPoint | None = None) -> _Run:
+    """A freshly initialised network (drawing on the seeded global generator) or ``start``'s weights,
+    its optimizer and data order."""
     model = build_model(config.model, config.model_config, data.train_inputs.shape[-1],
-                        data.train_targets.shape[-1]).to(config.device)
+                        data.train_targets.shape[-1])
+    if start is not None:
+        # Initialised as from scratch first, so the generator's later draws are those of any run of this seed.
+        model.load_state_dict(start.checkpoint.model_state)
+    model = model.to(config.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     # Halve the learning rate when validation stalls (0 keeps it constant): a plain, seed-free rule.
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=config.lr_reduce_patience)
                  if config.lr_reduce_patience > 0 else None)
-    return _Run(config, data, dataset, model, optimizer, scheduler, torch.Generator().manual_seed(config.seed))
+    return _Run(config, data, dataset, model, optimizer, scheduler, torch.Generator().manual_seed(config.seed),
+                None if start is None else start.origin)
+
+
+def _starting_weights_as_best(run: _Run, out_dir: Path) -> Progress:
+    """A fine-tune's epoch -1: the starting weights, saved as ``best.pt`` and ``last.pt``, are the best so far
+    (a fine-tune on a few subjects never ends worse on its validation subjects than where it started)."""
+    progress = Progress(best_epoch=-1, best_validation_loss=evaluate_validation_loss(run))
+    checkpoint = _checkpoint(run, progress, -1)
+    save_checkpoint(checkpoint.without_training_state(), out_dir / BEST)
+    save_checkpoint(checkpoint, out_dir / LAST)
+    return progress
 
 
 def resume_progress(run: _Run, last: Path) -> Progress:
@@ -343,7 +352,7 @@ def _checkpoint(run: _Run, progress: Progress, epoch: int) -> Checkpoint:
         target_groups=dict(data.channels.targets),
         target_units=tuple(TARGET_UNITS[data.channels.group_of(name)] for name in data.channels.target_names),
         input_scaler=data.input_scaler, target_scaler=data.target_scaler, split=data.split, dataset=run.dataset,
-        epoch=epoch, model_state=run.model.state_dict(), training_state=state)
+        epoch=epoch, model_state=run.model.state_dict(), training_state=state, fine_tuned_from=run.origin)
 
 
 def _patience_ran_out(epoch: int, best_epoch: int, patience: int) -> bool:
@@ -359,6 +368,6 @@ def _write_summary(result: TrainResult, run: _Run, history: list[dict[str, float
         "seconds_per_epoch_median": result.seconds_per_epoch, "n_train_segments": len(data.train_inputs),
         "n_parameters": sum(p.numel() for p in run.model.parameters()),
         "n_validation_segments": len(data.validation_inputs), "split": data.split.to_dict(),
-        "config": config.to_dict(),
+        "config": config.to_dict(), **({} if run.origin is None else {"fine_tuned_from": run.origin.to_dict()}),
         "label_validity": {"train": data.train_validity.to_json(), "validation": data.validation_validity.to_json()}})
     write_atomically(result.run_dir / "history.json", lambda p: p.write_text(json.dumps(history, indent=1)))

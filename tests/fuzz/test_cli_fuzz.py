@@ -133,6 +133,31 @@ BAD_WORKFLOWS = {
     "wrong_type": ({"label": {"jobs": "two"}}, "label.jobs"),
 }
 
+# Sim-to-real protocol files, each wrong in one place; all must be refused before the first training.
+BAD_SIM2REAL = {
+    "unknown_key": ({"fold": 4}, "fold"),
+    "unknown_step_key": ({"fine_tune": {"lr": 0.001}}, "fine_tune.lr"),
+    "folds_one": ({"folds": 1}, "folds"),
+    "folds_text": ({"folds": "five"}, "folds"),
+    "folds_float": ({"folds": 2.5}, "folds"),
+    "folds_more_than_subjects": ({"folds": 50}, "folds"),
+    "validation_subjects_zero": ({"validation_subjects": 0}, "validation_subjects"),
+    "validation_subjects_too_many": ({"validation_subjects": 4}, "validation_subjects"),
+    "models_unknown": ({"models": ["lstm", "gpt"]}, "gpt"),
+    "models_empty": ({"models": []}, "models"),
+    "seed_negative": ({"seed": -1}, "seed"),
+    "num_threads_zero": ({"num_threads": 0}, "num_threads"),
+    "fine_tune_learning_rate_zero": ({"fine_tune": {"learning_rate": 0.0}}, "learning_rate"),
+    "fine_tune_max_epochs_negative": ({"fine_tune": {"max_epochs": -1}}, "max_epochs"),
+    "real_max_epochs_zero": ({"real": {"max_epochs": 0}}, "max_epochs"),
+    "virtual_split_not_summing": ({"virtual": {"split_fractions": [0.5, 0.5, 0.5]}}, "split_fractions"),
+    "virtual_dataset_missing": ({"virtual_dataset": "/nonexistent/virtual_dataset"}, "/nonexistent/virtual_dataset"),
+    "real_dataset_missing": ({"real_dataset": "/nonexistent/real_dataset"}, "/nonexistent/real_dataset"),
+    "real_dataset_none": ({"real_dataset": None}, "real_dataset"),
+    "virtual_models_dir_missing": ({"virtual_models_dir": "/nonexistent/models"}, "/nonexistent/models"),
+    "training_configs_dir_missing": ({"training_configs_dir": "/nonexistent/configs"}, "/nonexistent/configs"),
+}
+
 
 @dataclass
 class Files:
@@ -187,6 +212,18 @@ def files(tmp_path_factory) -> Files:
         content = {**base_workflow, **{key: value for key, value in changes.items()}}
         path.write_text(yaml.safe_dump(content))
         paths[f"workflow_{name}"] = path
+    paths["sim2real_configs"] = root / "sim2real_configs"
+    paths["sim2real_configs"].mkdir()
+    (paths["sim2real_configs"] / "lstm.yaml").write_text(yaml.safe_dump(TINY_TRAINING))
+    base_sim2real = {"virtual_dataset": str(paths["data"]), "real_dataset": str(paths["data"]),
+                     "out": str(root / "sim2real_out"), "models": ["lstm"], "folds": 2, "validation_subjects": 1,
+                     "training_configs_dir": str(paths["sim2real_configs"])}
+    paths["sim2real"] = root / "sim2real.yaml"
+    paths["sim2real"].write_text(yaml.safe_dump(base_sim2real))
+    for name, (changes, _) in BAD_SIM2REAL.items():
+        path = root / f"sim2real_{name}.yaml"
+        path.write_text(yaml.safe_dump({**base_sim2real, **changes}))
+        paths[f"sim2real_{name}"] = path
     table = _label_table()
     trial = table[table["subject"] == "S01"]
     paths["csv"] = root / "angles.csv"
@@ -420,6 +457,22 @@ def _cases() -> list[Case]:
         add(_case(f"convert-checkpoint-old-{bad}", f"convert-checkpoint {{{bad}}} {{out}}/new.pt", f"{{{bad}}}"))
     for bad in ("dir", "under_file"):
         add(_case(f"convert-checkpoint-new-{bad}", f"convert-checkpoint {{ckpt}} {{{bad}}}", f"{{{bad}}}"))
+
+    # sim2real CONFIG.yaml [--virtual DIR] [--real DIR] [--out DIR] [--virtual-checkpoints DIR]
+    for name, (_, named) in BAD_SIM2REAL.items():
+        add(_case(f"sim2real-config-{name}", f"sim2real {{sim2real_{name}}} --out {{out}}", named))
+    for bad in ("missing", "latin1", "list_yaml", "broken_yaml", "binary_yaml", "dir"):
+        add(_case(f"sim2real-config-file-{bad}", f"sim2real {{{bad}}} --out {{out}}", f"{{{bad}}}"))
+    for bad in ("missing", "file", "no_subject_data"):
+        add(_case(f"sim2real-virtual-{bad}", f"sim2real {{sim2real}} --out {{out}} --virtual {{{bad}}}", f"{{{bad}}}"))
+        add(_case(f"sim2real-real-{bad}", f"sim2real {{sim2real}} --out {{out}} --real {{{bad}}}", f"{{{bad}}}"))
+    for bad in ("missing", "file", "dir"):
+        add(_case(f"sim2real-virtual-checkpoints-{bad}",
+                  f"sim2real {{sim2real}} --out {{out}} --virtual-checkpoints {{{bad}}}", f"{{{bad}}}"))
+    for bad in BAD_OUT_DIRS:
+        add(_case(f"sim2real-out-{bad}", f"sim2real {{sim2real}} --out {{{bad}}}", f"{{{bad}}}"))
+    add(_case("sim2real-no-config", "sim2real", "CONFIG_YAML"))
+    add(_case("sim2real-unknown-option", "sim2real {sim2real} --out {out} --frobnicate", "--frobnicate"))
 
     # no or unknown sub-command, unknown options
     add(_case("no-command", [], "COMMAND"))

@@ -25,6 +25,7 @@ from gait2hip.surrogate.preprocessing import Standardizer
 from gait2hip.surrogate.segmentation import (SegmentationConfig, resample_known_to_points, segment_table,
                                              target_side)
 from gait2hip.surrogate.train import train_from_config
+from support.label_tables import write_dataset
 
 TARGETS = ["hip_flexion_r_moment", "hip_flexion_l_moment", "glut_med1_r_force", "glut_med1_l_force"]
 CYCLE_FRAMES = 100
@@ -46,14 +47,6 @@ def _trial(seed: int, n_frames: int = 420) -> pd.DataFrame:
     table["glut_med1_r_force"] = np.abs(0.4 * table["hip_adduction_r"]) + rng.normal(0, 0.1, n_frames)
     table["glut_med1_l_force"] = np.abs(0.4 * table["hip_adduction_l"]) + rng.normal(0, 0.1, n_frames)
     return table
-
-
-def _write_dataset(folder: Path, trials: dict[str, pd.DataFrame]) -> Path:
-    """``folder/subject=<id>/walk.parquet``, as ``gait2hip label`` writes the dataset."""
-    for subject, table in trials.items():
-        (folder / f"subject={subject}").mkdir(parents=True)
-        table.to_parquet(folder / f"subject={subject}" / "walk.parquet", index=False)
-    return folder
 
 
 def _trials(n_subjects: int = 4) -> dict[str, pd.DataFrame]:
@@ -226,7 +219,7 @@ def test_an_unknown_invalid_frames_option_is_refused_naming_the_choices():
 def test_the_dataset_reader_keeps_validity_columns_that_only_some_trials_have(tmp_path):
     trials = _trials(2)
     trials["S01"] = trials["S01"].assign(valid_r=True, valid_l=False)    # the second file only: a plain read drops it
-    table = load_dataset(_write_dataset(tmp_path / "dataset", trials))
+    table = load_dataset(write_dataset(tmp_path / "dataset", trials))
     assert table.loc[table["subject"] == "S01", "valid_l"].eq(False).all()
     assert table.loc[table["subject"] == "S00", "valid_l"].isna().all()
     segments = segment_table(table, list(INPUT_NAMES), TARGETS, SegmentationConfig())
@@ -285,8 +278,8 @@ def test_a_channel_without_a_known_point_is_nan_and_left_out_of_the_subject_mean
 
 def test_training_and_evaluation_are_bit_identical_without_validity_columns_or_with_all_true_ones(tmp_path):
     trials = _trials()
-    datasets = {"none": _write_dataset(tmp_path / "none", trials),
-                "all_true": _write_dataset(tmp_path / "all_true", _with_validity(trials, None))}
+    datasets = {"none": write_dataset(tmp_path / "none", trials),
+                "all_true": write_dataset(tmp_path / "all_true", _with_validity(trials, None))}
     for name, dataset in datasets.items():
         result = train_from_config(_tiny_config(), dataset, tmp_path / f"run_{name}")
         evaluate_checkpoint(result.best_checkpoint, dataset, tmp_path / f"eval_{name}")
@@ -311,7 +304,7 @@ def test_training_on_masked_frames_does_not_depend_on_their_unknown_values(tmp_p
         trials = _with_validity(_trials(), slice(230, 237))
         for table in trials.values():
             table.loc[~table["valid_l"], ["hip_flexion_l_moment", "glut_med1_l_force"]] = unknown_value
-        dataset = _write_dataset(tmp_path / name, trials)
+        dataset = write_dataset(tmp_path / name, trials)
         runs.append(train_from_config(_tiny_config(), dataset, tmp_path / f"run_{name}"))
     for run in runs[1:]:
         _assert_same_weights(runs[0].run_dir, run.run_dir)
@@ -324,7 +317,7 @@ def test_evaluation_metrics_skip_unknown_points_and_count_them(tmp_path):
     trials = _with_validity(_trials(), slice(230, 237))
     for table in trials.values():
         table.loc[~table["valid_l"], ["hip_flexion_l_moment", "glut_med1_l_force"]] = np.nan
-    dataset = _write_dataset(tmp_path / "dataset", trials)
+    dataset = write_dataset(tmp_path / "dataset", trials)
     result = train_from_config(_tiny_config(), dataset, tmp_path / "run")
     summary = evaluate_checkpoint(result.best_checkpoint, dataset, tmp_path / "eval")
     counts = summary["label_validity"]["test"]
@@ -335,7 +328,7 @@ def test_evaluation_metrics_skip_unknown_points_and_count_them(tmp_path):
 
 def test_drop_mode_trains_only_on_samples_whose_labels_are_all_known(tmp_path):
     trials = _with_validity(_trials(), slice(230, 237))
-    dataset = _write_dataset(tmp_path / "dataset", trials)
+    dataset = write_dataset(tmp_path / "dataset", trials)
     train_from_config(_tiny_config(invalid_frames="drop"), dataset, tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     # Each of the 2 training subjects: 3 right cycles and, mirrored, 3 left ones (frames 50-150,
@@ -348,7 +341,7 @@ def test_drop_mode_trains_only_on_samples_whose_labels_are_all_known(tmp_path):
 def test_the_evaluate_command_says_how_many_target_points_it_left_out(tmp_path, capsys):
     from gait2hip.workflows.cli import main
 
-    dataset = _write_dataset(tmp_path / "dataset", _with_validity(_trials(), slice(230, 237)))
+    dataset = write_dataset(tmp_path / "dataset", _with_validity(_trials(), slice(230, 237)))
     result = train_from_config(_tiny_config(), dataset, tmp_path / "run")
     assert main(["evaluate", str(result.best_checkpoint), "--data", str(dataset), "--out", str(tmp_path / "eval")]) == 0
     counts = json.loads((tmp_path / "eval" / "summary.json").read_text())["label_validity"]["test"]
