@@ -93,7 +93,7 @@ def marker_trajectories(model: opensim.Model, coordinates: dict[str, np.ndarray]
 
 
 def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray, right_share: np.ndarray,
-               floor_heel_height_m: float, frame_interval_s: float) -> MarkerTargets:
+               floor_heel_height_m: float, frame_interval_s: float, step_width_m: float | None = None) -> MarkerTargets:
     """IK targets with each loaded foot on a fixed footprint.
 
     Horizontally a foot's targets are held on its footprint from :data:`REACH_LEAD_S` before
@@ -113,6 +113,9 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
         Height (m) of the heel marker standing on the floor.
     frame_interval_s
         Time (s) between frames.
+    step_width_m
+        Lateral distance (m) between the right and left heel footprints; None: where the
+        template's feet are (about 0 on gait2392: its stance hips adduct the feet onto one line).
 
     Returns
     -------
@@ -124,6 +127,12 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
     flat_footprints = {}
     lead = int(round(REACH_LEAD_S / frame_interval_s))
     lag = int(round(REACH_LAG_S / frame_interval_s))
+    outward_m = 0.0
+    if step_width_m is not None:
+        # Ground z points to the right: each footprint moves out by half the missing width.
+        template_width_m = (np.mean(template_positions_m[right_share > 0.0, 0, 2])
+                            - np.mean(template_positions_m[right_share < 1.0, len(FOOT_MARKERS), 2]))
+        outward_m = 0.5 * (step_width_m - template_width_m)
     for side_index, share in enumerate((right_share, 1.0 - right_share)):
         columns = slice(3 * side_index, 3 * side_index + 3)
         template = template_positions_m[:, columns]
@@ -148,10 +157,14 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
             rolled = _rolled_foot(neutral, heading, pitch[run], floor_heel_height_m)  # heel footprint at x = z = 0
             offset = np.sum(weight[:, None, None] * (template[run] - rolled), axis=0).sum(axis=0) / (3 * np.sum(weight))
             offset[1] = 0.0
+            offset[2] += outward_m if side_index == 0 else -outward_m
             footprints[reach] = _rolled_foot(neutral, heading, pitch[reach], floor_heel_height_m) + offset
             flat[run] = (_rolled_foot(neutral, heading, np.zeros(1), floor_heel_height_m)[0, :2] + offset) * [1.0, 0.0, 1.0]
         flat_footprints["rl"[side_index]] = flat
-        positions[:, columns] = reached[:, None, None] * footprints + (1.0 - reached[:, None, None]) * template
+        # In swing the foot follows the template's path moved out by as much as its footprints.
+        swing = template.copy()
+        swing[..., 2] += outward_m if side_index == 0 else -outward_m
+        positions[:, columns] = reached[:, None, None] * footprints + (1.0 - reached[:, None, None]) * swing
         positions[:, columns, 1] = planted[:, None] * footprints[..., 1] + (1.0 - planted[:, None]) * template[..., 1]
         weights[:, columns] = (SWING_FOOT_WEIGHT + reached * (STANCE_FOOT_WEIGHT - SWING_FOOT_WEIGHT))[:, None]
     return MarkerTargets(target_marker_names(), positions, weights, flat_footprints)

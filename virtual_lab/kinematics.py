@@ -108,6 +108,13 @@ def joint_angles_deg(subject: VirtualSubject, template: GaitTemplate, times_s: n
         angles[name] = curve(right_phase)
     angles["pelvis_list"] = angles["pelvis_list"] + subject.traits.pelvis_list_offset_deg
     angles["lumbar_bending"] = angles["lumbar_bending"] + subject.traits.lumbar_bending_offset_deg
+    # Pelvic posture: negative tilt is anterior and flexes both hips by as much (and extends the
+    # lumbar joint), so legs and trunk keep their orientation in the room.
+    tilt = subject.traits.pelvis_tilt_offset_deg
+    angles["pelvis_tilt"] = angles["pelvis_tilt"] + tilt
+    angles["lumbar_extension"] = angles["lumbar_extension"] - tilt
+    for side in "rl":
+        angles[f"hip_flexion_{side}"] = angles[f"hip_flexion_{side}"] - tilt
     return angles, stance_fraction
 
 

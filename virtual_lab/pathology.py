@@ -37,6 +37,8 @@ def make_antalgic(subject: VirtualSubject, rng: np.random.Generator) -> VirtualS
     traits = GaitTraits(offsets, gains, stance,
                         lumbar_bending_offset_deg=lean_sign * 6.0 * severity,
                         pelvis_list_offset_deg=-lean_sign * 2.0 * severity,
-                        cadence_factor=subject.traits.cadence_factor)
+                        cadence_factor=subject.traits.cadence_factor,
+                        pelvis_tilt_offset_deg=subject.traits.pelvis_tilt_offset_deg,
+                        step_width_m=subject.traits.step_width_m)
     return VirtualSubject(subject.subject_id, subject.height_m, subject.mass_kg, "antalgic-hip", side,
                           subject.segment_scale, traits, subject.seed)

@@ -149,7 +149,8 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     target_names = target_marker_names()
     neutral = marker_trajectories(model, {"pelvis_ty": np.zeros(1)}, target_names)[0]
     targets = plant_feet(marker_trajectories(model, padded, target_names, every=TEMPLATE_MARKERS_EVERY), neutral,
-                         right_share, floor_heel_height_m, 1.0 / settings.marker_rate_hz)
+                         right_share, floor_heel_height_m, 1.0 / settings.marker_rate_hz,
+                         step_width_m=subject.traits.step_width_m)
     planned_cop = plan_centre_of_pressure(targets.footprints_m, right_share)
 
     def balance_shift(wrench: ExternalWrench) -> np.ndarray:

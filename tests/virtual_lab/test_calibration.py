@@ -1,0 +1,87 @@
+"""What the virtual lab was calibrated for against measured gait: posture, pelvic list, step width."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gait2hip.virtual_lab.foot_placement import PELVIS_MARKERS, plant_feet
+from gait2hip.virtual_lab.gait_template import GaitTemplate
+from gait2hip.virtual_lab.kinematics import joint_angles_deg
+from gait2hip.virtual_lab.subjects import STEP_WIDTH_RANGE_M, sample_healthy_subject
+
+STRIDE_S = 1.1
+
+
+def _subject(seed: int = 3):
+    return sample_healthy_subject("S01", np.random.default_rng(seed), 0.6)
+
+
+def test_pelvic_posture_turns_the_pelvis_and_turns_hips_and_lumbar_back_by_as_much():
+    subject = _subject()
+    upright = dataclasses.replace(subject, traits=dataclasses.replace(subject.traits, pelvis_tilt_offset_deg=0.0))
+    tilted = dataclasses.replace(subject, traits=dataclasses.replace(subject.traits, pelvis_tilt_offset_deg=5.0))
+    times_s = np.arange(0.0, 2.0, 0.01)
+    template = GaitTemplate.load()
+    base, _ = joint_angles_deg(upright, template, times_s, STRIDE_S, 110.0, np.random.default_rng(0))
+    moved, _ = joint_angles_deg(tilted, template, times_s, STRIDE_S, 110.0, np.random.default_rng(0))
+    np.testing.assert_allclose(moved["pelvis_tilt"] - base["pelvis_tilt"], 5.0, atol=1e-12)
+    for name in ("hip_flexion_r", "hip_flexion_l", "lumbar_extension"):
+        np.testing.assert_allclose(moved[name] - base[name], -5.0, atol=1e-12)
+    for name in ("knee_angle_r", "ankle_angle_l", "hip_adduction_r", "pelvis_list"):
+        np.testing.assert_array_equal(moved[name], base[name])
+
+
+def test_the_template_pelvis_drops_on_the_swing_side():
+    # gait2392: positive pelvis_list drops the right side. In right single support (about 10–50 %
+    # of the right cycle) the left leg swings and the left side drops (negative list); half a
+    # cycle later the right side drops.
+    template = GaitTemplate.load()
+    right_single = template.pelvis["pelvis_list"](np.linspace(0.12, 0.45, 30))
+    left_single = template.pelvis["pelvis_list"](np.linspace(0.62, 0.95, 30))
+    assert np.mean(right_single) < -1.0
+    assert np.mean(left_single) > 1.0
+
+
+def test_every_drawn_step_width_is_within_the_adult_range():
+    widths = [sample_healthy_subject(f"S{i}", np.random.default_rng(i), 0.6).traits.step_width_m for i in range(200)]
+    assert min(widths) >= STEP_WIDTH_RANGE_M[0] and max(widths) <= STEP_WIDTH_RANGE_M[1]
+    assert 0.06 < float(np.mean(widths)) < 0.10
+
+
+def _walking_feet_on_one_line(n_frames: int = 300):
+    """Template marker paths of two feet walking on one line (z = ±5 mm), and their load share."""
+    time_s = np.arange(n_frames) * 0.01
+    phase = (time_s / STRIDE_S) % 1.0
+    right_share = np.clip(np.cos(2 * np.pi * phase) * 3.0 + 0.5, 0.0, 1.0)
+    foot = np.array([[0.0, 0.04, 0.0], [0.25, 0.02, 0.0], [0.10, 0.03, 0.04]])   # heel, toe tip, lateral
+    left_foot = foot * [1.0, 1.0, -1.0]
+    progression = np.stack([time_s * 1.2, np.zeros(n_frames), np.zeros(n_frames)], axis=1)[:, None]
+    right = foot[None] + progression + [0.0, 0.0, 0.005]
+    left = left_foot[None] + progression - [0.0, 0.0, 0.005]
+    pelvis = np.zeros((n_frames, len(PELVIS_MARKERS), 3)) + progression + [0.0, 0.9, 0.0]
+    template = np.concatenate([right, left, pelvis], axis=1)
+    neutral = np.concatenate([foot, left_foot, np.zeros((len(PELVIS_MARKERS), 3))])
+    return template, neutral, right_share
+
+
+@pytest.mark.parametrize("step_width_m", [0.05, 0.11])
+def test_footprints_are_the_step_width_apart(step_width_m):
+    template, neutral, right_share = _walking_feet_on_one_line()
+    targets = plant_feet(template, neutral, right_share, 0.04, 0.01, step_width_m=step_width_m)
+    right_heel_z = np.nanmean(targets.footprints_m["r"][:, 0, 2])
+    left_heel_z = np.nanmean(targets.footprints_m["l"][:, 0, 2])
+    assert right_heel_z - left_heel_z == pytest.approx(step_width_m, abs=1e-3)
+    # The swinging foot is moved out with its footprints: no inward detour in mid-swing.
+    swing = right_share <= 0.0
+    right_heel = targets.positions_m[:, 0, 2]
+    assert np.min(right_heel[swing]) == pytest.approx(0.005 + 0.5 * (step_width_m - 0.01), abs=1e-3)
+
+
+def test_without_a_step_width_the_footprints_stay_where_the_template_puts_them():
+    template, neutral, right_share = _walking_feet_on_one_line()
+    targets = plant_feet(template, neutral, right_share, 0.04, 0.01)
+    width = np.nanmean(targets.footprints_m["r"][:, 0, 2]) - np.nanmean(targets.footprints_m["l"][:, 0, 2])
+    assert width == pytest.approx(0.01, abs=1e-3)
