@@ -248,8 +248,7 @@ def _refusal(path: Path, error: pickle.UnpicklingError) -> str:
         return "a gait2hip checkpoint of the older, unversioned format; " + CONVERT_HINT.format(path=path)
     if names:
         return (f"refused: it holds Python objects ({', '.join(sorted(names))}) whose loading would run code, and "
-                "gait2hip reads checkpoints only as tensors and plain values. If it is an older gait2hip checkpoint "
-                f"from a source you trust, {CONVERT_HINT.format(path=path)} --trust-checkpoint")
+                "gait2hip reads checkpoints only as tensors and plain values")
     return ("not a checkpoint gait2hip can read: a weights-only load stopped inside it (a text file, a damaged "
             "file, or a pickle of more than tensors and plain values); nothing in it was run")
 

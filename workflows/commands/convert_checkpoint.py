@@ -8,12 +8,9 @@ from pathlib import Path
 DESCRIPTION = """\
 Rewrite OLD, a checkpoint written by an older gait2hip (one pickled dict, unversioned), as NEW
 in the current format: tensors and plain values with versioned metadata, which every gait2hip
-command reads without unpickling anything. OLD is first read the safe way (tensors, plain
-values and numpy strings only); most older checkpoints convert like that.
-
-WARNING: --trust-checkpoint reads OLD with full unpickling (torch.load(weights_only=False)),
-which RUNS ANY CODE THE FILE HOLDS. Give it only for a file you made yourself or got from a
-source you trust, and only when the safe read refused OLD.
+command reads without unpickling anything. OLD is read the safe way too (tensors, plain values
+and the numpy strings older checkpoints hold): a file holding any other Python object is
+refused, since loading it would run its code.
 """
 
 
@@ -22,16 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("old", type=Path, metavar="OLD", help="older-format checkpoint (best.pt or last.pt)")
     parser.add_argument("new", type=Path, metavar="NEW", help="where to write the converted checkpoint")
-    parser.add_argument("--trust-checkpoint", action="store_true",
-                        help="unpickle OLD fully if the safe read refuses it: RUNS ANY CODE OLD HOLDS; "
-                             "only for a file from a source you trust")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import pickle
 
-    import torch
 
     from gait2hip.core.errors import CheckpointError
     from gait2hip.surrogate.checkpoint import FORMAT, load_checkpoint, save_checkpoint
@@ -48,17 +41,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         content = _read_safely(args.old)
     except pickle.UnpicklingError as error:
-        if not args.trust_checkpoint:
-            raise CheckpointError(args.old, "a safe read refuses it (it holds Python objects whose loading runs "
-                                            "code). If the file comes from a source you trust, run again with "
-                                            "--trust-checkpoint") from error
-        try:
-            # The one full unpickling in gait2hip, asked for by --trust-checkpoint: it runs the file's code.
-            content = torch.load(args.old, map_location="cpu", weights_only=False)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError,
-                ModuleNotFoundError) as unreadable:
-            raise CheckpointError(args.old, f"not a readable checkpoint ({type(unreadable).__name__}: "
-                                            f"{unreadable})") from unreadable
+        raise CheckpointError(args.old, "refused: it holds Python objects whose loading would run code, so it is "
+                                        "not an older gait2hip checkpoint and gait2hip will not read it") from error
     except Exception as error:  # noqa: BLE001
         # The weights-only reader runs no code; on bytes that are not a checkpoint it fails with
         # whatever its parser hits (EOFError, IndexError, RuntimeError from the zip reader, ...).
