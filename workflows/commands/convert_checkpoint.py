@@ -25,7 +25,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pickle
 
-
     from gait2hip.core.errors import CheckpointError
     from gait2hip.surrogate.checkpoint import FORMAT, load_checkpoint, save_checkpoint
     from gait2hip.surrogate.legacy_checkpoint import checkpoint_from_legacy
