@@ -25,6 +25,9 @@ detector split, or a stop) and is left out, counted.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,7 +62,7 @@ class ChannelCurves:
 
     def subject_means(self) -> np.ndarray:
         """``(n_subjects, 101)``: each subject's mean curve (NaN where no cycle of it is known)."""
-        with np.errstate(invalid="ignore"), _quiet_nanmean():
+        with _quiet_nanmean():
             return np.array([np.nanmean(self.values[self.subject == subject], axis=0)
                              for subject in np.unique(self.subject)]).reshape(-1, self.values.shape[1])
 
@@ -240,17 +243,12 @@ def _is_angle(channel: str) -> bool:
     return not (channel.endswith("_moment") or channel.startswith(SUMMED_FORCE))
 
 
-class _quiet_nanmean:
+@contextmanager
+def _quiet_nanmean() -> Iterator[None]:
     """Silence numpy's warnings on all-NaN slices (an unknown phase point is NaN, which is the answer)."""
-
-    def __enter__(self) -> None:
-        import warnings
-        self._catcher = warnings.catch_warnings()
-        self._catcher.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc_info) -> None:
-        self._catcher.__exit__(*exc_info)
+        yield
 
 
 def comparison_markdown(rows: list[ChannelComparison], *, band_target: float = 0.8) -> str:
