@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from gait2hip.core.atomic import write_json_atomically
-from gait2hip.core.errors import Gait2HipError
+from gait2hip.core.errors import Gait2HipError, InputDataError
 from gait2hip.surrogate.dataset import load_dataset
 from gait2hip.workflows.realism import (SUMMED_FORCE, comparison_markdown, compare, gait_cycles,
                                         plot_comparison)
@@ -93,8 +93,12 @@ def main() -> int:
 
 
 def _read(path: Path):
-    dataset = path / "dataset" if (path / "dataset").is_dir() else path
-    return load_dataset(dataset)
+    if (path / "dataset").is_dir():
+        return load_dataset(path / "dataset")
+    if (path / "manifest.parquet").is_file():
+        raise InputDataError(path, "a labels folder without its dataset/ (is its labelling still running, "
+                                   "or did every trial fail?)")
+    return load_dataset(path)
 
 
 if __name__ == "__main__":
