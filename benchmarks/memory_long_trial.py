@@ -38,10 +38,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from gait2hip.pipeline.fork_server import task_processes
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 PRESET = REPOSITORY / "workflows" / "presets" / "demo.yaml"
 CADENCE_STEPS_PER_MIN = 110.0
-WORKER_MODULE = "gait2hip.pipeline.worker"
 # Stage outputs inside a trial folder, in the order the trial writes them.
 # A stage ends with the last file it writes: OpenSim's SO tool prints its ControlSet XML after the
 # .sto files, the batched solver its log and setup JSON.
@@ -95,16 +96,15 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _worker_rss(pid: int) -> tuple[str, float] | None:
-    """``(request path, VmRSS MB)`` when ``pid`` is a task worker, else None."""
+def _worker_rss(pid: int, tasks: dict[int, Path]) -> tuple[str, float] | None:
+    """``(request path, VmRSS MB)`` when ``pid`` is a task process (one of ``tasks``), else None."""
+    if pid not in tasks:
+        return None
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        if WORKER_MODULE.encode() not in command:
-            return None
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                return command[command.index(WORKER_MODULE.encode()) + 1].decode(), int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
+                return str(tasks[pid]), int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):
         return None
     return None
 
@@ -117,8 +117,9 @@ def label_and_sample(cohort: Path, out_dir: Path, config: Path, interval_s: floa
     with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
         while process.poll() is None:
             now = time.time()
+            tasks = dict(task_processes())
             for pid in _children(process.pid):
-                sample = _worker_rss(pid)
+                sample = _worker_rss(pid, tasks)
                 if sample is not None:
                     trace = traces.setdefault(pid, ProcessTrace(sample[0]))
                     trace.times_s.append(now)

@@ -53,13 +53,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from gait2hip.pipeline.fork_server import task_processes
+
 FAULT_KINDS = ("truncated_markers", "nan_time_grf", "garbage_grf", "marker_gap", "wrong_units", "missing_grf",
                "bad_trial_yaml", "segfault", "hang", "unwritable_output")
 PROCESS_FAULTS = {"segfault": signal.SIGSEGV, "hang": signal.SIGSTOP}
 CADENCES_STEPS_PER_MIN = (90, 110, 130)
 GAP_MARKER = "R.ASIS"
 GAP_S = 0.3
-WORKER_MODULE = "gait2hip.pipeline.worker"
 GAIT2HIP = Path(sys.executable).with_name("gait2hip")
 
 
@@ -266,15 +267,15 @@ class _ProcessFaults(threading.Thread):
 
     def __init__(self, labels: Path, faults: list[Fault]) -> None:
         super().__init__(daemon=True)
-        self.targets = {str(labels / f.trial.split("/")[0] / "trials" / f.trial.split("/")[1] / "request.json"): f
+        self.targets = {(labels / f.trial.split("/")[0] / "trials" / f.trial.split("/")[1] / "request.json").resolve(): f
                         for f in faults if f.kind in PROCESS_FAULTS}
         self.signalled: set[int] = set()
         self.stopping = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.wait(0.05):
-            for pid, command in _worker_processes():
-                fault = self.targets.get(command[-1]) if command else None
+            for pid, request_path in task_processes():
+                fault = self.targets.get(request_path)
                 if fault is not None and pid not in self.signalled:
                     self.signalled.add(pid)
                     try:
@@ -282,21 +283,6 @@ class _ProcessFaults(threading.Thread):
                         fault.injections += 1
                     except ProcessLookupError:
                         pass
-
-
-def _worker_processes() -> list[tuple[int, list[str]]]:
-    """(pid, argv) of every running ``python -m gait2hip.pipeline.worker`` task process."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
-        except OSError:
-            continue
-        if WORKER_MODULE in argv:
-            found.append((int(entry.name), argv))
-    return found
 
 
 def _run_batch(cohort: Path, labels: Path, label_args: list[str], log: Path,
@@ -348,7 +334,7 @@ def _processes_left(labels: Path, grace_s: float = 5.0) -> int:
     """Task processes of this batch still running ``grace_s`` after it was killed (then stopped here)."""
     deadline = time.monotonic() + grace_s
     while True:
-        left = [pid for pid, argv in _worker_processes() if argv and argv[-1].startswith(str(labels))]
+        left = [pid for pid, request_path in task_processes() if request_path.is_relative_to(labels.resolve())]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.2)

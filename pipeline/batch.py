@@ -1,7 +1,9 @@
 """Label a whole cohort: scale each subject once, label every trial, in parallel, resumably.
 
-Every task (one scaling, one trial) runs in a child process started by a joblib worker
-(``loky`` locally, or Dask through joblib's Dask backend), so a crash fails that task only.
+Every task (one scaling, one trial) runs in a child process of its own, forked for it by a fork
+server that the joblib worker (``loky`` locally, or Dask through joblib's Dask backend) keeps
+(:mod:`~gait2hip.pipeline.fork_server`: the imports are paid once per worker, not per task), so
+a crash fails that task only.
 A task is skipped when its ``result.json`` records the same input hash (inputs, model files,
 settings) and its outputs exist, whether it passed QC or failed it (the same inputs give the same
 verdict); a task that stopped with an error (a tool error, bad input, a timeout, a crash) and

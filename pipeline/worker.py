@@ -1,8 +1,10 @@
 """Run one scaling or one trial in a child process: ``python -m gait2hip.pipeline.worker REQUEST_JSON``.
 
-The batch engine starts one child per task, so an OpenSim abort (it can abort on bad input)
-kills only that child: the task is reported failed and the batch goes on. A fresh process per
-task also keeps a long batch's memory from growing trial after trial.
+The batch engine runs each task in its own child process (forked by a
+:mod:`~gait2hip.pipeline.fork_server` that has done the imports; this module's ``main`` runs one
+request by hand), so an OpenSim abort (it can abort on bad input) kills only that child: the
+task is reported failed and the batch goes on. A fresh process per task also keeps a long
+batch's memory from growing trial after trial.
 
 The request (:class:`~gait2hip.pipeline.tasks.TaskRequest`) names the task; the child writes
 its :class:`~gait2hip.pipeline.tasks.TaskResult` as ``result.json`` (atomically) next to the
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import importlib
 import json
 import os
 import resource
@@ -25,9 +28,12 @@ from pathlib import Path
 
 from gait2hip.core.atomic import write_json_atomically
 from gait2hip.core.errors import Gait2HipError
-from gait2hip.pipeline.isolation import BATCH_PID_VARIABLE, PARENT_PID_VARIABLE
 from gait2hip.pipeline.status import TrialStatus
 from gait2hip.pipeline.tasks import RESULT_FILE, TaskKind, TaskRequest, TaskResult
+
+# The child reads these to die with the process that started it and with the batch.
+PARENT_PID_VARIABLE = "GAIT2HIP_TASK_PARENT_PID"
+BATCH_PID_VARIABLE = "GAIT2HIP_BATCH_PID"
 
 # Linux prctl option: the signal this process gets when the thread that started it ends.
 _PR_SET_PDEATHSIG = 1
@@ -35,6 +41,12 @@ _PR_SET_PDEATHSIG = 1
 # The stage an error is recorded under when it does not name its own: a scaling is one stage,
 # and a trial's errors before its stages start are input errors.
 _FIRST_STAGE = {TaskKind.SCALE: "scale", TaskKind.TRIAL: "inputs"}
+
+
+def preload_task_modules() -> None:
+    """Import what a task runs (OpenSim with it): the seconds a fork server spends once for all its tasks."""
+    for module in ("gait2hip.pipeline.opensim_log", "gait2hip.pipeline.scale", "gait2hip.pipeline.trial"):
+        importlib.import_module(module)
 
 
 def run_request(request: TaskRequest) -> TaskResult:
@@ -66,14 +78,14 @@ def run_request(request: TaskRequest) -> TaskResult:
                                   traceback=traceback.format_exc())
 
 
-def exit_with_parent() -> None:
-    """Be killed when the process that started this one dies (Linux), so no task outlives its batch.
+def exit_with_parent(expected_parent: str | None) -> None:
+    """Be killed when the process that started this one, PID ``expected_parent``, dies (Linux), so no task outlives its batch.
 
     A batch worker that is killed (by a user, the out-of-memory killer, a Dask nanny)
     cannot stop its child; the kernel does it. ``isolation`` names the parent's PID in the
     environment: if the parent is already gone when this runs, this process exits at once.
+    None: no parent to follow.
     """
-    expected_parent = os.environ.get(PARENT_PID_VARIABLE)
     if expected_parent is None:
         return
     try:
@@ -85,15 +97,14 @@ def exit_with_parent() -> None:
         os._exit(1)
 
 
-def exit_with_batch() -> None:
-    """Exit at once when the batch process named in the environment ends (SIGKILL, out of memory).
+def exit_with_batch(batch_pid: str | None) -> None:
+    """Exit at once when the batch process ``batch_pid`` ends (SIGKILL, out of memory); None: no batch to follow.
 
     Its batch worker (this process's parent) is blocked waiting for this task and would learn
     of the batch's end only afterwards; meanwhile this task would keep writing into a labels
     folder whose lock is free for a resumed batch. A pidfd (Linux ≥ 5.3) is watched, not the
     PID, so a reused PID cannot hide the end.
     """
-    batch_pid = os.environ.get(BATCH_PID_VARIABLE)
     if batch_pid is None or not hasattr(os, "pidfd_open"):
         return
     try:
@@ -111,12 +122,17 @@ def exit_with_batch() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    exit_with_parent()
-    exit_with_batch()
+    exit_with_parent(os.environ.get(PARENT_PID_VARIABLE))
+    exit_with_batch(os.environ.get(BATCH_PID_VARIABLE))
+    argv = sys.argv[1:] if argv is None else argv
+    return run_request_file(Path(argv[0]))
+
+
+def run_request_file(request_path: Path) -> int:
+    """Run the request in ``request_path`` in this process and write its ``result.json``; 0 once it could report."""
     from gait2hip.pipeline.opensim_log import keep_opensim_console_quiet  # loads OpenSim
 
-    argv = sys.argv[1:] if argv is None else argv
-    request = TaskRequest.from_json(json.loads(Path(argv[0]).read_text()))
+    request = TaskRequest.from_json(json.loads(Path(request_path).read_text()))
     keep_opensim_console_quiet()
     result = run_request(request)
     # Linux reports ru_maxrss in KiB: the peak memory of this task's process.

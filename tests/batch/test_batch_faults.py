@@ -21,6 +21,7 @@ from gait2hip.pipeline.batch import BatchOptions, label_cohort
 from gait2hip.pipeline.task_timeout import TIMEOUT_BASE_S, TIMEOUT_PER_FRAME_S
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.dataset import export_dataset
+from gait2hip.pipeline.fork_server import task_processes
 from gait2hip.core.errors import InputDataError
 from gait2hip.pipeline.output_lock import LOCK_FILE, OutputFolderLockedError, locked_output_folder
 from gait2hip.pipeline.status import TrialStatus
@@ -37,37 +38,36 @@ def one_subject_cohort(tiny_cohort, tmp_path) -> Path:
     return cohort
 
 
-def _processes_mentioning(text: str) -> list[int]:
-    """PIDs of live processes whose command line contains ``text`` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
+def _task_processes_under(path: Path) -> list[int]:
+    """PIDs of live task processes whose request is ``path`` or lies below it."""
+    path = Path(path).resolve()
+    return [pid for pid, request in task_processes() if request == path or request.is_relative_to(path)]
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 class _KillWhenStarted(threading.Thread):
-    """Kill the process of one task (or the batch worker that started it) once it starts.
+    """Kill the process of one task (or the batch worker whose fork server forked it) once it starts.
 
     ``orphans`` lists the task processes still alive a second after their batch worker was killed.
     """
 
     def __init__(self, request_path: Path, kill_parent: bool):
         super().__init__(daemon=True)
-        self.request_path, self.kill_parent = str(request_path), kill_parent
+        self.request_path, self.kill_parent = request_path, kill_parent
         self.killed: list[int] = []
         self.orphans: list[int] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set() and not self.killed:
-            for pid in _processes_mentioning(self.request_path):
-                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-                target = parent if self.kill_parent else pid
+            for pid in _task_processes_under(self.request_path):
+                try:
+                    target = _parent_of(_parent_of(pid)) if self.kill_parent else pid
+                except OSError:  # the task ended meanwhile
+                    continue
                 if target == os.getpid():  # joblib ran the task in this process: nothing to kill
                     continue
                 os.kill(target, signal.SIGKILL)
@@ -107,7 +107,7 @@ def test_a_task_whose_process_is_killed_fails_alone_and_the_batch_writes_its_man
     assert (killed["status"], killed["failed_stage"]) == ("failed", "crash")
     assert "killed by signal SIGKILL" in killed["error"]
     assert _manifest_row(report, "S01", "walk_02")["status"] == "ok"
-    assert not _processes_mentioning(str(labels))
+    assert not _task_processes_under(labels)
 
 
 def test_a_lost_batch_worker_takes_no_task_with_it_and_leaves_no_task_process(one_subject_cohort, tmp_path):
@@ -120,7 +120,7 @@ def test_a_lost_batch_worker_takes_no_task_with_it_and_leaves_no_task_process(on
     assert killer.orphans == []  # its task process died with it
     assert (report.n_trials, report.n_ok, report.n_failed) == (2, 2, 0)  # walk_01 ran again, alone
     assert report.manifest_path.is_file()
-    assert not _processes_mentioning(str(labels))
+    assert not _task_processes_under(labels)
 
 
 def test_a_killed_batch_leaves_no_task_process_and_the_next_run_finishes_it(one_subject_cohort, tmp_path):
@@ -130,7 +130,7 @@ def test_a_killed_batch_leaves_no_task_process_and_the_next_run_finishes_it(one_
                                   "--out", str(labels), "--jobs", "2", "--quiet"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (tasks := _processes_mentioning(str(request))) and time.monotonic() < deadline:
+    while not (tasks := _task_processes_under(request)) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert tasks, "walk_01's task process never started"
     batch_run.kill()  # the batch process alone, as the out-of-memory killer would
@@ -139,7 +139,7 @@ def test_a_killed_batch_leaves_no_task_process_and_the_next_run_finishes_it(one_
     assert all(_gone_within(pid, seconds=2.0) for pid in tasks)
     report = label_cohort(one_subject_cohort, labels, PipelineConfig(), BatchOptions(jobs=2, quiet=True))
     assert (report.n_trials, report.n_ok, report.n_failed) == (2, 2, 0)  # the stale lock was taken over
-    assert not _processes_mentioning(str(labels))
+    assert not _task_processes_under(labels)
 
 
 def test_bad_trial_yaml_and_an_unwritable_trial_folder_fail_their_trials_and_the_batch_goes_on(tiny_cohort, tmp_path):
