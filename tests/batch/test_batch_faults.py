@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.processes import gone_within, task_processes_under
 
 from gait2hip.pipeline import batch
 from gait2hip.pipeline.batch import BatchOptions, label_cohort
 from gait2hip.pipeline.task_timeout import TIMEOUT_BASE_S, TIMEOUT_PER_FRAME_S
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.dataset import export_dataset
-from gait2hip.pipeline.fork_server import task_processes
 from gait2hip.core.errors import InputDataError
 from gait2hip.pipeline.output_lock import LOCK_FILE, OutputFolderLockedError, locked_output_folder
 from gait2hip.pipeline.status import TrialStatus
@@ -36,12 +36,6 @@ def one_subject_cohort(tiny_cohort, tmp_path) -> Path:
     cohort = shutil.copytree(tiny_cohort, tmp_path / "cohort")
     shutil.rmtree(cohort / "S02")
     return cohort
-
-
-def _task_processes_under(path: Path) -> list[int]:
-    """PIDs of live task processes whose request is ``path`` or lies below it."""
-    path = Path(path).resolve()
-    return [pid for pid, request in task_processes() if request == path or request.is_relative_to(path)]
 
 
 def _parent_of(pid: int) -> int:
@@ -63,7 +57,7 @@ class _KillWhenStarted(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set() and not self.killed:
-            for pid in _task_processes_under(self.request_path):
+            for pid in task_processes_under(self.request_path):
                 try:
                     target = _parent_of(_parent_of(pid)) if self.kill_parent else pid
                 except OSError:  # the task ended meanwhile
@@ -72,23 +66,10 @@ class _KillWhenStarted(threading.Thread):
                     continue
                 os.kill(target, signal.SIGKILL)
                 self.killed.append(target)
-                if self.kill_parent and not _gone_within(pid, seconds=1.0):
+                if self.kill_parent and not gone_within(pid, seconds=1.0):
                     self.orphans.append(pid)
                 break
             time.sleep(0.005)
-
-
-def _gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state == "Z":  # dead, waiting to be reaped
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def _manifest_row(report, subject: str, trial: str) -> pd.Series:
@@ -107,7 +88,7 @@ def test_a_task_whose_process_is_killed_fails_alone_and_the_batch_writes_its_man
     assert (killed["status"], killed["failed_stage"]) == ("failed", "crash")
     assert "killed by signal SIGKILL" in killed["error"]
     assert _manifest_row(report, "S01", "walk_02")["status"] == "ok"
-    assert not _task_processes_under(labels)
+    assert not task_processes_under(labels)
 
 
 def test_a_lost_batch_worker_takes_no_task_with_it_and_leaves_no_task_process(one_subject_cohort, tmp_path):
@@ -120,7 +101,7 @@ def test_a_lost_batch_worker_takes_no_task_with_it_and_leaves_no_task_process(on
     assert killer.orphans == []  # its task process died with it
     assert (report.n_trials, report.n_ok, report.n_failed) == (2, 2, 0)  # walk_01 ran again, alone
     assert report.manifest_path.is_file()
-    assert not _task_processes_under(labels)
+    assert not task_processes_under(labels)
 
 
 def test_a_killed_batch_leaves_no_task_process_and_the_next_run_finishes_it(one_subject_cohort, tmp_path):
@@ -130,16 +111,16 @@ def test_a_killed_batch_leaves_no_task_process_and_the_next_run_finishes_it(one_
                                   "--out", str(labels), "--jobs", "2", "--quiet"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (tasks := _task_processes_under(request)) and time.monotonic() < deadline:
+    while not (tasks := task_processes_under(request)) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert tasks, "walk_01's task process never started"
     batch_run.kill()  # the batch process alone, as the out-of-memory killer would
     batch_run.wait()
     # Its batch worker is blocked waiting for the task: the task must notice the batch's end itself.
-    assert all(_gone_within(pid, seconds=2.0) for pid in tasks)
+    assert all(gone_within(pid, seconds=2.0) for pid in tasks)
     report = label_cohort(one_subject_cohort, labels, PipelineConfig(), BatchOptions(jobs=2, quiet=True))
     assert (report.n_trials, report.n_ok, report.n_failed) == (2, 2, 0)  # the stale lock was taken over
-    assert not _task_processes_under(labels)
+    assert not task_processes_under(labels)
 
 
 def test_bad_trial_yaml_and_an_unwritable_trial_folder_fail_their_trials_and_the_batch_goes_on(tiny_cohort, tmp_path):

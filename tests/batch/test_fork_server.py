@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.processes import gone_within
 
 from gait2hip.pipeline.fork_server import (CHILD_STDERR_FILE, ForkServerClient, ForkServerError, ForkServerPool, ChildExit,
                                            task_processes)
@@ -63,19 +64,6 @@ def _task_child_of(request: Path) -> int:
     raise AssertionError(f"no task process for {request} within {APPEAR_LIMIT_S} s")
 
 
-def _gone(pid: int) -> bool:
-    deadline = time.monotonic() + APPEAR_LIMIT_S
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state == "Z":  # ended, waiting to be reaped by its (dead) parent's successor
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_failing_task_reports_its_exit_code_and_the_end_of_its_stderr(server, tmp_path):
     request = _unparseable_request(tmp_path / "task")
 
@@ -118,7 +106,7 @@ def test_a_task_child_dies_with_its_server(tmp_path):
     client.process.kill()
     thread.join()
 
-    assert _gone(child)
+    assert gone_within(child, APPEAR_LIMIT_S)
     assert isinstance(outcome[0], ForkServerError)
     client.close()
 
