@@ -18,6 +18,9 @@ Protocol over the server's stdin and stdout, one line each way per step:
 * server → client: ``started <pid>``, then ``exited <pid> <exit code>`` (a negative code is the
   signal that ended the child, as in :mod:`subprocess`).
 
+While a child runs, the server also watches the batch process named in its request and kills
+the child when the batch ends: a stopped child cannot notice that itself.
+
 A child's stderr goes to ``CHILD_STDERR_FILE`` in the task's folder, which the client reads (its
 last lines explain a crash) and removes.
 """
@@ -234,6 +237,29 @@ def _name_this_process() -> None:
         pass
 
 
+def _reap(child_pid: int, batch_pid: int | None) -> int:
+    """Wait for the child and return its wait status; kill it first if the batch process ``batch_pid`` ends.
+
+    The child watches the batch itself, but a stopped child (SIGSTOP) cannot act, and its batch
+    worker, blocked waiting for it, would only learn of the batch's end at the task's time limit.
+    """
+    watched = []
+    if batch_pid is not None and hasattr(os, "pidfd_open"):
+        try:
+            watched = [os.pidfd_open(child_pid), os.pidfd_open(int(batch_pid))]
+        except ProcessLookupError:  # the batch has already ended
+            os.kill(child_pid, signal.SIGKILL)
+        except OSError:  # pidfds unsupported: the child's own watch and the time limit still bound it
+            pass
+    if watched:
+        readable, _, _ = select.select(watched, [], [])
+        if watched[0] not in readable:
+            os.kill(child_pid, signal.SIGKILL)
+        for descriptor in watched:
+            os.close(descriptor)
+    return os.waitpid(child_pid, 0)[1]
+
+
 def serve() -> int:
     """The server's loop: fork a child per request line, report its PID and exit code; end when stdin closes."""
     exit_with_parent(os.environ.get(PARENT_PID_VARIABLE))
@@ -251,7 +277,7 @@ def serve() -> int:
             _run_child(message)
         out.write(f"started {child_pid}\n")
         out.flush()
-        _, status = os.waitpid(child_pid, 0)
+        status = _reap(child_pid, message.get("batch_pid"))
         out.write(f"exited {child_pid} {os.waitstatus_to_exitcode(status)}\n")
         out.flush()
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -40,12 +41,13 @@ def _hanging_request(folder: Path) -> Path:
     return path
 
 
-def _run_in_thread(server: ForkServerClient, request: Path, timeout_s: float | None) -> tuple[threading.Thread, list]:
+def _run_in_thread(server: ForkServerClient, request: Path, timeout_s: float | None,
+                   batch_pid: int | None = None) -> tuple[threading.Thread, list]:
     outcome: list[ChildExit | Exception] = []
 
     def run() -> None:
         try:
-            outcome.append(server.run(request, request.parent, timeout_s, None))
+            outcome.append(server.run(request, request.parent, timeout_s, batch_pid))
         except Exception as error:  # noqa: BLE001 - the test looks at what the call gave
             outcome.append(error)
 
@@ -124,3 +126,20 @@ def test_the_pool_replaces_a_server_that_died(tmp_path):
     ended = second.run(_unparseable_request(tmp_path / "task"), tmp_path / "task", 60.0, None)
     assert ended.exit_code == 1
     second.close()
+
+
+def test_a_stopped_task_child_is_killed_when_its_batch_ends(server, tmp_path):
+    # A stopped child cannot notice the batch's end itself; its server does and kills it.
+    batch = subprocess.Popen(["sleep", "600"])
+    request = _hanging_request(tmp_path / "task")
+    thread, outcome = _run_in_thread(server, request, timeout_s=None, batch_pid=batch.pid)
+    child = _task_child_of(request)
+    os.kill(child, signal.SIGSTOP)
+
+    batch.kill()
+    batch.wait()
+    thread.join(timeout=APPEAR_LIMIT_S)
+
+    assert not thread.is_alive()
+    assert outcome[0].exit_code == -signal.SIGKILL
+    assert server.alive()
