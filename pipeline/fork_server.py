@@ -39,8 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gait2hip.pipeline.worker import (PARENT_PID_VARIABLE, exit_with_batch, exit_with_parent, preload_task_modules,
-                                      run_request_file)
+from gait2hip.pipeline.worker import (PARENT_PID_VARIABLE, SINGLE_THREADED_ENVIRONMENT, exit_with_batch,
+                                      exit_with_parent, preload_task_modules, run_request_file)
 
 # The task child's stderr while it runs, in the task's folder; read and removed by the client.
 CHILD_STDERR_FILE = ".task_stderr.txt"
@@ -49,7 +49,6 @@ STARTUP_LIMIT_S = 300.0
 # The child's process name in ``ps``/``top`` (and ``/proc/PID/comm``, at most 15 bytes).
 CHILD_PROCESS_NAME = b"gait2hip-task"
 _PR_SET_NAME = 15
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 class ForkServerError(RuntimeError):
@@ -70,7 +69,7 @@ class ForkServerClient:
 
     def __init__(self):
         self._stderr = tempfile.TemporaryFile()
-        environment = {**os.environ, **{name: "1" for name in _THREAD_VARIABLES}, PARENT_PID_VARIABLE: str(os.getpid())}
+        environment = {**os.environ, **SINGLE_THREADED_ENVIRONMENT, PARENT_PID_VARIABLE: str(os.getpid())}
         self.process = subprocess.Popen([sys.executable, "-m", "gait2hip.pipeline.fork_server"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                         env=environment, cwd=tempfile.gettempdir())
@@ -98,10 +97,9 @@ class ForkServerClient:
         if not started.startswith("started "):
             raise ForkServerError(f"the task fork server did not start the task ({self._server_stderr() or 'no reply'})")
         child_pid = int(started.split()[1])
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         timed_out = False
         try:
-            exited = self._read_line(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+            exited = self._read_line(timeout_s)
         except TimeoutError:
             timed_out = True
             # The server reaps the child only after it has ended, so its PID cannot have been reused.

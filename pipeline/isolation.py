@@ -12,7 +12,7 @@ from pathlib import Path
 from gait2hip.core.atomic import write_json_atomically
 from gait2hip.pipeline.fork_server import ChildExit, ForkServerError, ForkServerPool
 from gait2hip.pipeline.tasks import REQUEST_FILE, RESULT_FILE, TaskRequest, TaskResult
-from gait2hip.pipeline.worker import BATCH_PID_VARIABLE, PARENT_PID_VARIABLE
+from gait2hip.pipeline.worker import BATCH_PID_VARIABLE, PARENT_PID_VARIABLE, SINGLE_THREADED_ENVIRONMENT
 
 # Where there is no fork (Windows), each task starts its own interpreter instead.
 FORK_AVAILABLE = hasattr(os, "fork")
@@ -80,8 +80,7 @@ def _run_forked(request_path: Path, out_dir: Path, limit_s: float | None, batch_
 
 
 def _run_interpreter(request_path: Path, out_dir: Path, limit_s: float | None, batch_pid: int | None) -> ChildExit:
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                   PARENT_PID_VARIABLE: str(os.getpid())}
+    environment = {**os.environ, **SINGLE_THREADED_ENVIRONMENT, PARENT_PID_VARIABLE: str(os.getpid())}
     if batch_pid is not None:
         environment[BATCH_PID_VARIABLE] = str(batch_pid)
     try:

@@ -34,6 +34,8 @@ from gait2hip.pipeline.tasks import RESULT_FILE, TaskKind, TaskRequest, TaskResu
 # The child reads these to die with the process that started it and with the batch.
 PARENT_PID_VARIABLE = "GAIT2HIP_TASK_PARENT_PID"
 BATCH_PID_VARIABLE = "GAIT2HIP_BATCH_PID"
+# A task process runs single-threaded numerics: the batch already puts one task on each core.
+SINGLE_THREADED_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 # Linux prctl option: the signal this process gets when the thread that started it ends.
 _PR_SET_PDEATHSIG = 1
