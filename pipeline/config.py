@@ -167,6 +167,38 @@ class MarkerConsistencyConfig:
 
 
 @dataclass(frozen=True)
+class MarkerRegistrationConfig:
+    """Registration of ``model.yaml``'s technical markers from the walking trial (marker_registration.py).
+
+    Attributes
+    ----------
+    enabled
+        Off by default: the virtual lab's markers sit exactly where its model puts them, and
+        each round costs one more IK run. ``workflows/configs/measured_walks.yaml`` turns it on.
+    iterations
+        Rounds of (move the markers to their mean body-frame location, re-run IK), at most.
+    max_shift_m
+        No marker moves further than this from where scaling put it (m); a wand marker that
+        seems to need more is more likely mislabelled than misplaced.
+    min_move_m
+        Rounds stop once no marker would move this far (m).
+    """
+
+    enabled: bool = False
+    iterations: int = 3
+    max_shift_m: float = 0.04
+    min_move_m: float = 0.001
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {self.iterations!r}")
+        if not self.max_shift_m > 0:
+            raise ValueError(f"max_shift_m must be > 0, got {self.max_shift_m!r}")
+        if not self.min_move_m >= 0:
+            raise ValueError(f"min_move_m must be >= 0, got {self.min_move_m!r}")
+
+
+@dataclass(frozen=True)
 class GRFConfig:
     """Ground reaction force columns, the foot-contact threshold (N, vertical force) and filtering.
 
@@ -362,6 +394,7 @@ class PipelineConfig(YamlConfig):
     model: str = DEFAULT_MODEL
     markers: MarkerConfig = field(default_factory=MarkerConfig)
     marker_consistency: MarkerConsistencyConfig = field(default_factory=MarkerConsistencyConfig)
+    marker_registration: MarkerRegistrationConfig = field(default_factory=MarkerRegistrationConfig)
     grf: GRFConfig = field(default_factory=GRFConfig)
     foot_contact: FootContactConfig = field(default_factory=FootContactConfig)
     scale: ScaleConfig = field(default_factory=ScaleConfig)

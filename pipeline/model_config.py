@@ -78,6 +78,9 @@ class ModelConfig:
         opposite of the label convention (gait2392's; docs/labels.md "Sign conventions"): its
         angle and moment label columns are negated (``gait2hip.pipeline.sign_conventions``).
         Coordinates not named have sign ``+1``.
+    technical_markers
+        Markers of the marker set that mark no bony landmark (wands, clusters): the markers
+        ``marker_registration`` may move on their bodies to fit the walking trial.
     """
 
     name: str
@@ -95,6 +98,7 @@ class ModelConfig:
     walking_ik_coordinates: dict[str, CoordinateTarget]
     manual_scale_factors: dict[str, tuple[float, float, float]]
     label_signs: dict[str, int] = field(default_factory=dict)
+    technical_markers: tuple[str, ...] = ()
 
     def label_sign(self, coordinate: str) -> int:
         """``+1`` or ``-1``: the factor taking ``coordinate``'s model sign to the label convention."""
@@ -145,6 +149,7 @@ class ModelConfig:
                                       for body, value in (raw.get("manual_scale_factors") or {}).items()},
                 label_signs=_label_signs(raw.get("label_signs"), tuple(raw["input_coordinates"]) +
                                          tuple(raw["hip_coordinates"]), yaml_path),
+                technical_markers=tuple(str(name) for name in raw.get("technical_markers") or ()),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ConfigError(f"{yaml_path}: missing or malformed entry ({error!r})") from error
@@ -176,6 +181,7 @@ class ModelConfig:
             ("foot_bodies", self.foot_bodies.values(), bodies, f"body of {model_file}"),
             ("manual_scale_factors", self.manual_scale_factors, bodies, f"body of {model_file}"),
             ("marker_weights", self.marker_weights, markers, f"marker of {self.marker_set_path.name}"),
+            ("technical_markers", self.technical_markers, markers, f"marker of {self.marker_set_path.name}"),
         ]
         for kind, names in self.required_markers.items():
             checks.append((f"required_markers.{kind}", names, markers, f"marker of {self.marker_set_path.name}"))

@@ -28,6 +28,7 @@ from gait2hip.pipeline.inverse_dynamics import run_inverse_dynamics
 from gait2hip.pipeline.inverse_kinematics import run_inverse_kinematics
 from gait2hip.pipeline.labels import build_label_table, write_labels
 from gait2hip.pipeline.marker_consistency import MarkerConsistency, check_marker_consistency
+from gait2hip.pipeline.marker_registration import MarkerRegistration, register_technical_markers
 from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import CoordinateTarget, ModelConfig
 from gait2hip.pipeline.model_tree import bodies_beyond, marker_body, read_model
@@ -67,6 +68,7 @@ class TrialResult:
     so_cross_check: SOCrossCheck | None = None
     contact: ContactReport | None = None
     marker_consistency: MarkerConsistency | None = None
+    marker_registration: MarkerRegistration | None = None
     ik_marker_errors: dict[str, dict[str, float]] = field(default_factory=dict)
     rra_check: RRACheck | None = None
 
@@ -144,12 +146,30 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
         if held:
             result.notes.append(f"walking IK holds at their default value the coordinates no tracked marker "
                                 f"observes: {', '.join(sorted(held))}")
-        ik = run_inverse_kinematics(model_path=scaled_model_path, markers_trc_path=clean_markers_path,
-                                    out_dir=out_dir / "ik", marker_weights=ik_weights,
-                                    accuracy=config.inverse_kinematics.accuracy, time_range_s=time_range,
-                                    coordinate_targets={**held, **model_config.walking_ik_coordinates},
-                                    trial_id=trial_id, log_dir=out_dir / "logs")
+        def run_ik(model_path: Path):
+            return run_inverse_kinematics(model_path=model_path, markers_trc_path=clean_markers_path,
+                                          out_dir=out_dir / "ik", marker_weights=ik_weights,
+                                          accuracy=config.inverse_kinematics.accuracy, time_range_s=time_range,
+                                          coordinate_targets={**held, **model_config.walking_ik_coordinates},
+                                          trial_id=trial_id, log_dir=out_dir / "logs")
+
+        ik = run_ik(scaled_model_path)
         result.timings_s["ik"] = ik.wall_time_s
+        if config.marker_registration.enabled:
+            stage = "marker_registration"
+            started = time.perf_counter()
+            with opensim_output_to(out_dir / "logs", "marker_registration"):
+                registration, ik = register_technical_markers(
+                    model_path=scaled_model_path, markers=markers, first_ik=ik,
+                    technical_markers=model_config.technical_markers, marker_weights=ik_weights,
+                    settings=config.marker_registration, run_ik=run_ik,
+                    out_path=out_dir / "ik" / "registered_markers_model.osim", trial_id=trial_id,
+                    left_out=tuple(consistency.changed_markers))
+            result.marker_registration = registration
+            if registration is not None:
+                result.notes.extend(registration.notes())
+            result.timings_s["marker_registration"] = time.perf_counter() - started
+            stage = "ik"
         result.ik_coordinates_path = ik.coordinates_path
         result.ik_marker_errors = ik.marker_errors_to_json()
         full_weight_rms_m, full_weight_max_m = ik.marker_errors_without(consistency.changed_markers)
@@ -390,6 +410,7 @@ def _write_summary(result: TrialResult, subject: SubjectInfo, config: PipelineCo
         "so_cross_check": result.so_cross_check.to_json() if result.so_cross_check else None,
         "valid_frames": result.contact.to_json() if result.contact else None,
         "marker_consistency": result.marker_consistency.to_json() if result.marker_consistency else None,
+        "marker_registration": result.marker_registration.to_json() if result.marker_registration else None,
         "ik_marker_errors": result.ik_marker_errors,
         "rra_check": result.rra_check.to_json() if result.rra_check else None,
         "n_frames": result.n_frames,
