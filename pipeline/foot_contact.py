@@ -22,6 +22,10 @@ and by the reach of the low-pass filters: ID and SO filter the coordinates (and 
 reactions with them), so an unmeasured load spreads into the frames around it. Measured on a
 real walk (a plate stance's reaction removed, 6 Hz): the hip moment error after toe-off is
 14 % of the trial's peak hip moment at 30 ms, 3.5 % at 70 ms, under 2.5 % past 150 ms.
+
+The filters also start and stop at the first and last labelled frame, and their transients
+are in the accelerations there: both legs' labels are invalid near the ends too
+(``FootContactConfig.edge_reach_cycles``).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ class LegContact:
     stance: np.ndarray
     on_plate: np.ndarray
     valid: np.ndarray
-    floor_stances: tuple[Window, ...]
+    dropped_windows: tuple[Window, ...]  # where ``valid`` is False, and why
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,33 @@ class ContactReport:
         first, last = (float(times[0]), float(times[-1])) if len(times) else (0.0, 0.0)
         legs = {}
         for side, leg in self.legs.items():
-            kept = tuple(Window(max(w.start_s, first), min(w.end_s, last), w.reason) for w in leg.floor_stances
+            kept = tuple(Window(max(w.start_s, first), min(w.end_s, last), w.reason) for w in leg.dropped_windows
                          if w.end_s >= first and w.start_s <= last)
             legs[side] = LegContact(side, leg.stance[frames], leg.on_plate[frames], leg.valid[frames], kept)
         return ContactReport(times, legs, self.foot_markers)
+
+    def without_ends(self, reach_s: float) -> "ContactReport":
+        """The report with both legs invalid within ``reach_s`` (s) of the first and last frame.
+
+        ID and SO low-pass filter over these frames only: the filters' start and end
+        transients spoil the accelerations, and so the labels, near both ends.
+        """
+        if reach_s <= 0 or not len(self.times_s):
+            return self
+        first, last = float(self.times_s[0]), float(self.times_s[-1])
+        at_start = self.times_s < first + reach_s - _TIME_MATCH_S
+        at_end = self.times_s > last - reach_s + _TIME_MATCH_S
+        ends = []
+        if at_start.any():
+            ends.append(Window(first, float(self.times_s[at_start][-1]),
+                               "within the low-pass filters' reach of the first labelled frame"))
+        if at_end.any():
+            ends.append(Window(float(self.times_s[at_end][0]), last,
+                               "within the low-pass filters' reach of the last labelled frame"))
+        legs = {side: LegContact(side, leg.stance, leg.on_plate, leg.valid & ~at_start & ~at_end,
+                                 tuple(sorted(leg.dropped_windows + tuple(ends), key=lambda w: w.start_s)))
+                for side, leg in self.legs.items()}
+        return ContactReport(self.times_s, legs, self.foot_markers)
 
     @property
     def residual_frames(self) -> np.ndarray:
@@ -108,7 +135,7 @@ class ContactReport:
             legs[side] = {
                 "n_valid_frames": int(leg.valid.sum()),
                 "valid_windows": [w.to_json() for w in windows_of(self.times_s, leg.valid)],
-                "dropped_windows": [w.to_json() for w in leg.floor_stances],
+                "dropped_windows": [w.to_json() for w in leg.dropped_windows],
                 "foot_markers": list(self.foot_markers.get(side, ())),
             }
         return {"n_frames": int(len(self.times_s)), "n_residual_frames": int(self.residual_frames.sum()),
@@ -161,6 +188,14 @@ def invalid_margin_s(config: FootContactConfig, filter_cutoff_hz: float) -> floa
     return config.margin_s + reach_s
 
 
+def edge_reach_s(config: FootContactConfig, filter_cutoff_hz: float) -> float:
+    """How far (s) from the first and last labelled frame the filters' transients spoil the labels.
+
+    ``filter_cutoff_hz`` is the lowest low-pass cut-off ID and SO apply (0: no filtering, no reach).
+    """
+    return config.edge_reach_cycles / filter_cutoff_hz if filter_cutoff_hz > 0 else 0.0
+
+
 def leg_contact(side: str, times_s: np.ndarray, plate_loaded: np.ndarray, markers_in_contact: np.ndarray,
                 config: FootContactConfig, filter_cutoff_hz: float = 0.0) -> LegContact:
     """Combine one foot's plate and marker contact into stance, on-plate and validity flags.
@@ -178,17 +213,17 @@ def leg_contact(side: str, times_s: np.ndarray, plate_loaded: np.ndarray, marker
     plate_near = _widened(plate_loaded, swing_frames)
     stance = plate_loaded.copy()
     invalid = np.zeros(n_frames, dtype=bool)
-    floor_stances = []
+    dropped_windows = []
     for start, stop in runs_of(markers_in_contact):
         if plate_near[start:stop].any() or stop - start < min_stance_frames:
             continue
         stance[start:stop] = True
         lo, hi = max(0, start - invalid_frames), min(n_frames, stop + invalid_frames)
         invalid[lo:hi] = True
-        floor_stances.append(Window(float(times_s[lo]), float(times_s[hi - 1]),
+        dropped_windows.append(Window(float(times_s[lo]), float(times_s[hi - 1]),
                                     f"{_FOOT[side]} foot on the floor off the plates"))
     return LegContact(side=side, stance=stance, on_plate=plate_loaded.copy(), valid=~invalid,
-                      floor_stances=tuple(floor_stances))
+                      dropped_windows=tuple(dropped_windows))
 
 
 def detect_contact(times_s: np.ndarray, plate_loaded: dict[str, np.ndarray],

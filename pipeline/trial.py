@@ -21,7 +21,7 @@ from gait2hip.core.errors import Gait2HipError, InputDataError, OpenSimToolError
 from gait2hip.core.opensim_files import read_opensim_table
 from gait2hip.pipeline.actuators import write_so_actuators
 from gait2hip.pipeline.config import PipelineConfig, StaticOptimizationConfig
-from gait2hip.pipeline.foot_contact import ContactReport, detect_contact, foot_marker_names
+from gait2hip.pipeline.foot_contact import ContactReport, detect_contact, edge_reach_s, foot_marker_names
 from gait2hip.pipeline.ground_reactions import read_grf, write_external_loads, write_filtered_grf
 from gait2hip.pipeline.hip_muscles import find_hip_muscles
 from gait2hip.pipeline.inverse_dynamics import run_inverse_dynamics
@@ -297,7 +297,7 @@ def _detect_contact(model: opensim.Model, model_config: ModelConfig, markers, gr
     """Each leg's contact and label validity on the labelled frames (plates and foot markers).
 
     Contact is found over the whole trial (a marker's floor height needs its stances), then
-    cut to ``time_range``.
+    cut to ``time_range``; the frames near its ends are invalid (:meth:`ContactReport.without_ends`).
     """
     foot_markers = {side: tuple(n for n in names if n in markers.marker_names)
                     for side, names in foot_marker_names(model, model_config.foot_bodies).items()}
@@ -307,10 +307,11 @@ def _detect_contact(model: opensim.Model, model_config: ModelConfig, markers, gr
                     for side in model_config.foot_bodies}
     cutoffs_hz = [c for c in (config.inverse_dynamics.lowpass_cutoff_hz, config.static_optimization.lowpass_cutoff_hz)
                   if c > 0]
+    cutoff_hz = min(cutoffs_hz, default=0.0)
     whole_trial = detect_contact(markers.times_s, plate_loaded, positions, foot_markers, config.foot_contact,
-                                 filter_cutoff_hz=min(cutoffs_hz, default=0.0))
+                                 filter_cutoff_hz=cutoff_hz)
     inside = (markers.times_s >= time_range[0] - 1e-9) & (markers.times_s <= time_range[1] + 1e-9)
-    return whole_trial.restricted_to(inside)
+    return whole_trial.restricted_to(inside).without_ends(edge_reach_s(config.foot_contact, cutoff_hz))
 
 
 def _unobserved_coordinates(model: opensim.Model, marker_weights: dict[str, float],

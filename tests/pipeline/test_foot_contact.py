@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gait2hip.pipeline.foot_contact import (FootContactConfig, detect_contact, invalid_margin_s, leg_contact,
+from gait2hip.pipeline.foot_contact import (FootContactConfig, detect_contact, edge_reach_s, invalid_margin_s, leg_contact,
                                             marker_contact, runs_of)
 
 RATE_HZ = 100.0
@@ -51,7 +51,7 @@ def test_a_stance_on_a_plate_keeps_the_leg_valid_and_takes_the_plate_timing():
     plate = _flags((22, 80))
     markers = _flags((20, 78))  # marker contact starts and ends a little off the plate's
     leg = leg_contact("r", TIMES_S, plate, markers, CONFIG, filter_cutoff_hz=6.0)
-    assert leg.valid.all() and not leg.floor_stances
+    assert leg.valid.all() and not leg.dropped_windows
     np.testing.assert_array_equal(leg.stance, plate)
 
 
@@ -63,8 +63,8 @@ def test_a_stance_on_the_floor_is_stance_and_invalid_widened_by_the_margin():
     assert margin == 10  # 30 ms marker lag + 0.4 / 6 Hz filter reach
     np.testing.assert_array_equal(leg.valid, ~_flags((130 - margin, 200)))
     assert leg.stance[130:190].all() and not leg.stance[190:].any()
-    assert [(w.start_s, w.end_s) for w in leg.floor_stances] == [(TIMES_S[120], TIMES_S[199])]
-    assert "left foot on the floor" in leg.floor_stances[0].reason
+    assert [(w.start_s, w.end_s) for w in leg.dropped_windows] == [(TIMES_S[120], TIMES_S[199])]
+    assert "left foot on the floor" in leg.dropped_windows[0].reason
 
 
 def test_without_filtering_only_the_marker_lag_widens_a_floor_stance():
@@ -98,9 +98,30 @@ def test_the_toe_lingering_after_a_plate_toe_off_is_not_a_floor_stance():
     plate = _flags((20, 80))
     markers = _flags((20, 78), (84, 92))  # low and slow again 40 ms after the plate unloads
     leg = leg_contact("l", TIMES_S, plate, markers, CONFIG, filter_cutoff_hz=6.0)
-    assert leg.valid.all() and not leg.floor_stances
+    assert leg.valid.all() and not leg.dropped_windows
 
 
 def test_a_brief_brush_of_the_floor_is_not_a_stance():
     leg = leg_contact("r", TIMES_S, _flags(), _flags((120, 125)), CONFIG, filter_cutoff_hz=6.0)
     assert leg.valid.all() and not leg.stance.any()
+
+
+def test_both_legs_are_invalid_near_the_first_and_last_labelled_frame():
+    plate_loaded = {"r": _flags((0, 200)), "l": _flags((0, 200))}
+    positions = {"r": _walking_foot([(0, 200)]), "l": _walking_foot([(0, 200)])}
+    report = detect_contact(TIMES_S, plate_loaded, positions, {"r": ("R.Heel",), "l": ("L.Heel",)}, CONFIG,
+                            filter_cutoff_hz=6.0)
+    reach_s = edge_reach_s(CONFIG, 6.0)
+    assert reach_s == pytest.approx(0.7 / 6.0)
+
+    trimmed = report.without_ends(reach_s)
+
+    reach_frames = int(np.ceil(reach_s * RATE_HZ - 1e-9))  # frames closer to an end than the reach
+    for leg in trimmed.legs.values():
+        assert not leg.valid[:reach_frames].any() and not leg.valid[-reach_frames:].any()
+        assert leg.valid[reach_frames:-reach_frames].all()
+        assert [w.reason.split("reach of the ")[1] for w in leg.dropped_windows] == [
+            "first labelled frame", "last labelled frame"]
+    assert trimmed.to_json()["n_residual_frames"] == len(TIMES_S) - 2 * reach_frames
+    assert report.without_ends(0.0) is report
+    assert edge_reach_s(CONFIG, 0.0) == 0.0  # unfiltered: the ends are as good as the middle
