@@ -14,7 +14,7 @@ import opensim
 
 from gait2hip.core.errors import ConfigError, OpenSimToolError
 from gait2hip.core.opensim_files import read_opensim_table
-from gait2hip.pipeline.markers import read_trc
+from gait2hip.pipeline.markers import MarkerTrajectories, read_trc
 from gait2hip.pipeline.model_config import CoordinateTarget
 from gait2hip.pipeline.opensim_log import run_tool_from_setup
 
@@ -203,15 +203,21 @@ def marker_error_frames(locations_path: Path, markers_trc_path: Path, *, trial_i
     locations = read_opensim_table(locations_path)
     markers = read_trc(markers_trc_path)
     names = tuple(column[:-len("_tx")] for column in locations.columns if column.endswith("_tx"))
-    frame_times_s = locations["time"].to_numpy()
-    frames = np.clip(np.searchsorted(markers.times_s, frame_times_s - _FRAME_MATCH_TOLERANCE_S), 0,
-                     len(markers.times_s) - 1)
-    if np.any(np.abs(markers.times_s[frames] - frame_times_s) > _FRAME_MATCH_TOLERANCE_S):
+    frames = marker_frames_at(markers, locations["time"].to_numpy())
+    if frames is None:
         raise OpenSimToolError(trial_id, "ik", f"{locations_path.name}: frame times do not match "
                                               f"{Path(markers_trc_path).name}'s", log_path)
     model_m = np.stack([locations[[f"{n}_tx", f"{n}_ty", f"{n}_tz"]].to_numpy() for n in names], axis=1)
     measured_m = markers.positions_m[frames][:, [markers.marker_names.index(n) for n in names], :]
     return names, np.linalg.norm(model_m - measured_m, axis=2)  # (n_frames, n_markers)
+
+
+def marker_frames_at(markers: MarkerTrajectories, times_s: np.ndarray) -> np.ndarray | None:
+    """The marker frame at each of ``times_s`` (an IK output's frame times, s); None if one has none."""
+    frames = np.clip(np.searchsorted(markers.times_s, times_s - _FRAME_MATCH_TOLERANCE_S), 0, len(markers.times_s) - 1)
+    if np.any(np.abs(markers.times_s[frames] - times_s) > _FRAME_MATCH_TOLERANCE_S):
+        return None
+    return frames
 
 
 def add_ik_tasks(task_set: opensim.IKTaskSet, marker_weights: dict[str, float],

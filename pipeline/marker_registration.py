@@ -32,12 +32,10 @@ import opensim
 from gait2hip.core.errors import ConfigError, OpenSimToolError
 from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees
 from gait2hip.pipeline.config import MarkerRegistrationConfig
-from gait2hip.pipeline.inverse_kinematics import IKResult
+from gait2hip.pipeline.inverse_kinematics import IKResult, marker_frames_at
 from gait2hip.pipeline.markers import MarkerTrajectories
 
 _MM_PER_M = 1000.0
-# IK output frames are matched to the marker frames by time.
-_FRAME_MATCH_TOLERANCE_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -215,11 +213,10 @@ def _mean_body_locations(model: opensim.Model, state: opensim.State, coordinates
     to_internal = np.array([np.pi / 180.0 if in_degrees and c.getMotionType() == opensim.Coordinate.Rotational
                             else 1.0 for c in coordinates])
     values = poses[columns].to_numpy() * to_internal  # (n_frames, n_coordinates), radians and m
-    times_s = poses["time"].to_numpy()
-    frames = np.clip(np.searchsorted(markers.times_s, times_s - _FRAME_MATCH_TOLERANCE_S), 0, len(markers.times_s) - 1)
-    if np.any(np.abs(markers.times_s[frames] - times_s) > _FRAME_MATCH_TOLERANCE_S):
-        raise OpenSimToolError(trial_id, "ik", f"{coordinates_path.name}: frame times do not match the markers'",
-                               None)
+    frames = marker_frames_at(markers, poses["time"].to_numpy())
+    if frames is None:
+        raise OpenSimToolError(trial_id, "marker_registration",
+                               f"{coordinates_path.name}: frame times do not match {markers.source_path.name}'s")
     marker_set = model.getMarkerSet()
     parents = {name: marker_set.get(name).getParentFrame() for name in names}
     columns_of = {name: markers.marker_names.index(name) for name in names}
