@@ -28,7 +28,7 @@ from gait2hip.pipeline.status import TrialStatus
 from gait2hip.pipeline.subject import SubjectInfo
 from gait2hip.pipeline.tasks import REQUEST_FILE, RESULT_FILE, TaskKind, TaskRequest, TaskResult
 
-TINY_TRIAL_FRAMES = 21  # tests/support/synthetic_pipeline_data.write_tiny_cohort: 0.2 s at 100 Hz
+TINY_TRIAL_FRAMES = 41  # tests/support/synthetic_pipeline_data.write_tiny_cohort: 0.4 s at 100 Hz
 
 
 @pytest.fixture()

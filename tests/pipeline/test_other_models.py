@@ -16,9 +16,10 @@ from gait2hip.pipeline.trial import label_trial
 from support.synthetic_pipeline_data import centre_of_mass_m, marker_positions, write_still_grf, write_trc
 
 RATE_HZ = 100.0
-# A short still trial keeps the 80-muscle SO quick; the posture is the gait2392 still trial's,
-# with the knee flexion written in this model's own sign (positive in flexion).
-RAJAGOPAL_STILL_DURATION_S = 0.1
+# A short still trial keeps the 80-muscle SO quick (0.4 s: frames left past the filters' edge
+# reach of 117 ms at each end); the posture is the gait2392 still trial's, with the knee flexion
+# written in this model's own sign (positive in flexion).
+RAJAGOPAL_STILL_DURATION_S = 0.4
 RAJAGOPAL_STILL_POSE_DEG = {"hip_flexion_r": 20.0, "hip_flexion_l": 20.0, "knee_angle_r": 30.0, "knee_angle_l": 30.0,
                             "ankle_angle_r": 10.0, "ankle_angle_l": 10.0, "lumbar_extension": -30.0}
 # IK recovers the posture its markers were made from to within this (degrees).

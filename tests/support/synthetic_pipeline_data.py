@@ -96,11 +96,13 @@ def degrees_to_radians(values_deg: dict[str, float]) -> dict[str, float]:
 
 
 def write_tiny_cohort(folder: Path, n_subjects: int = 2, trials_per_subject: int = 2,
-                      duration_s: float = 0.2, rate_hz: float = 100.0) -> Path:
+                      duration_s: float = 0.4, rate_hz: float = 100.0) -> Path:
     """Write a tiny cohort in the documented layout: still flexed postures with consistent GRFs.
 
     Each subject is the generic model at a different mass; each trial holds a slightly
-    different posture. Good enough for exercising the batch engine, quick to label.
+    different posture. Good enough for exercising the batch engine, quick to label. The
+    default 0.4 s leaves frames past the filters' edge reach (117 ms at each end), where the
+    labels are valid and QC judges the residuals.
     """
     import yaml  # local: only the cohort writer needs it
 
