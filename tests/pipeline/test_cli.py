@@ -38,3 +38,15 @@ def test_label_trial_writes_labels_and_summary(still_trial, subject_files, tmp_p
     assert summary["status"] == "ok"
     assert (tmp_path / "out" / "still" / "labels.parquet").is_file()
     assert not (tmp_path / "opensim.log").exists()  # OpenSim's log stays in the trial folders
+
+
+def test_a_cohort_trials_markers_file_takes_its_folders_name_as_trial_id(tmp_path):
+    from gait2hip.workflows.commands.label_trial import default_trial_id
+
+    trial = tmp_path / "S01" / "trials" / "walk_03"
+    trial.mkdir(parents=True)
+    (trial / "markers.trc").write_text("")
+    assert default_trial_id(trial / "markers.trc") == "markers"  # no trial.yaml: not a cohort trial
+    (trial / "trial.yaml").write_text("id: walk_03\n")
+    assert default_trial_id(trial / "markers.trc") == "walk_03"
+    assert default_trial_id(tmp_path / "walk1.trc") == "walk1"

@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="walking trial ground reaction forces (.mot), one force set per foot")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument("--trial-id", type=plain_name, default=None,
-                        help="trial id, a plain folder name under OUT (default: the markers file's stem)")
+                        help="trial id, a plain folder name under OUT (default: the markers file's stem, or "
+                             "its folder's name for a cohort trial's markers.trc)")
     parser.add_argument("--time-range", type=finite_float, nargs=2, default=None, metavar=("START", "END"),
                         help="label only the frames from START to END (s, the trial's own times); "
                              "default: the whole trial")
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     check_input_file(args.static, "--static", "static trial (TRC)")
     check_input_file(args.markers, "--markers", "marker file (TRC)")
     check_input_file(args.grf, "--grf", "GRF file (.mot)")
-    trial_id = args.trial_id or args.markers.stem
+    trial_id = args.trial_id or default_trial_id(args.markers)
     out_dir = args.out.resolve()
     inside(out_dir, trial_id, "--trial-id")
     print(f"scaling {config.model} to subject {subject.subject_id} ({subject.mass_kg:g} kg, {subject.height_m:g} m)...")
@@ -101,6 +102,16 @@ def run(args: argparse.Namespace) -> int:
     })
     print(f"labels: {result.labels_path}" if result.labels_path else f"no labels: {'; '.join(result.reasons)}")
     return 0 if result.status != TrialStatus.FAILED else 1
+
+
+def default_trial_id(markers: Path) -> str:
+    """The trial id for ``markers`` when none is given: the file's stem, or its folder's name
+    for the ``markers.trc`` of a cohort trial folder (one holding ``trial.yaml``,
+    docs/cohort_layout.md), where every trial's file has the same name."""
+    folder = markers.resolve().parent
+    if markers.name == "markers.trc" and (folder / "trial.yaml").is_file():
+        return folder.name
+    return markers.stem
 
 
 def _subject_from(args: argparse.Namespace) -> SubjectInfo:
