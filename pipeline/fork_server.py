@@ -242,18 +242,21 @@ def _reap(child_pid: int, batch_pid: int | None) -> int:
     worker, blocked waiting for it, would only learn of the batch's end at the task's time limit.
     """
     watched = []
-    if batch_pid is not None and hasattr(os, "pidfd_open"):
-        try:
-            watched = [os.pidfd_open(child_pid), os.pidfd_open(int(batch_pid))]
-        except ProcessLookupError:  # the batch has already ended
-            os.kill(child_pid, signal.SIGKILL)
-        except OSError:  # pidfds unsupported: the child's own watch and the time limit still bound it
-            pass
-    if watched:
-        readable, _, _ = select.select(watched, [], [])
-        if watched[0] not in readable:
-            os.kill(child_pid, signal.SIGKILL)
-        for descriptor in watched:
+    try:
+        if batch_pid is not None and hasattr(os, "pidfd_open"):
+            try:
+                watched.append(os.pidfd_open(child_pid))
+                watched.append(os.pidfd_open(int(batch_pid)))
+            except ProcessLookupError:  # the batch has already ended
+                os.kill(child_pid, signal.SIGKILL)
+            except OSError:  # pidfds unsupported: the child's own watch and the time limit still bound it
+                pass
+        if len(watched) == 2:
+            readable, _, _ = select.select(watched, [], [])
+            if watched[0] not in readable:
+                os.kill(child_pid, signal.SIGKILL)
+    finally:
+        for descriptor in watched:  # a long-lived server must not leak one per task
             os.close(descriptor)
     return os.waitpid(child_pid, 0)[1]
 
