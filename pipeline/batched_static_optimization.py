@@ -291,7 +291,7 @@ class _SOProblem:
         max_isometric = np.array([muscle.getMaxIsometricForce() for muscle in self.muscles])
         moment_arms = UnitSpeedMomentArms(model, self.muscles, self.groups, n_u)
         matter = model.getMatterSubsystem()
-        arms = np.zeros((n_frames, n_muscles, n_u))
+        readings = np.zeros((n_frames, moment_arms.n_readings))
         capacities = np.zeros((n_frames, n_muscles))
         tau = np.zeros((n_frames, n_u))
         residual = opensim.Vector(n_u, 0.0)
@@ -309,7 +309,8 @@ class _SOProblem:
             tau[frame] = residual.to_numpy()
             other_values.append([None if force is None else force.getRecordValues(state).getAsVector().to_numpy()
                                  for force in self.recorded_forces])
-            arms[frame] = moment_arms(state)
+            readings[frame] = moment_arms.readings(state)
+        arms = moment_arms.to_arms(readings)
         per_unit = np.zeros((n_frames, n_u, n_columns))
         optimal_forces = np.zeros((n_frames, n_columns))
         for column, u_of, optimal_force in self.coordinate_actuators:

@@ -25,6 +25,8 @@ from gait2hip.pipeline.config import ForceSetConfig, GRFConfig
 
 # Tolerance when comparing GRF and marker time ranges (s): a fraction of a frame at 1 kHz.
 _TIME_TOLERANCE_S = 1e-4
+# A frame time within this of a GRF sample time (s) is that sample: the tools' own time matching.
+_ROW_MATCH_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ def write_external_loads(grf_path: Path, config: GRFConfig, foot_bodies: dict[st
     return xml_path
 
 
-def write_filtered_grf(grf_path: Path, config: GRFConfig, cutoff_hz: float, out_path: Path) -> Path:
+def write_filtered_grf(grf_path: Path, config: GRFConfig, cutoff_hz: float, out_path: Path,
+                       at_times_s: np.ndarray | None = None) -> Path:
     """Write the GRF ``.mot`` low-pass filtered at ``cutoff_hz`` (Hz) as the tools filter coordinates.
 
     OpenSim's ``TableUtilities.filterLowpass`` with padding is the filter the ID and SO tools
@@ -116,6 +119,14 @@ def write_filtered_grf(grf_path: Path, config: GRFConfig, cutoff_hz: float, out_
     filtered vertical force is at least ``config.contact_threshold_n`` and held at the nearest
     such frame elsewhere; the free moment ``T`` (about the vertical) is what remains of ``M``.
     Columns the force sets do not name are filtered as they are.
+
+    ``at_times_s`` (s), when given, are the only times the file keeps: the marker frames, where
+    ID and SO evaluate the loads. Each ``ExternalForce`` fits its cubic spline through every row
+    of its file the first time it is evaluated (≈ 170 ms per tool for a 3 s trial at 1 kHz, in
+    every tool of every trial); fitted through the frames alone it costs a tenth of that and
+    returns the same loads there. Frames that are rows of the filtered data keep those rows;
+    otherwise the values come from OpenSim's cubic spline through the filtered rows, the
+    function the tools would have evaluated (:func:`_at_times`).
     """
     import opensim
 
@@ -149,7 +160,44 @@ def write_filtered_grf(grf_path: Path, config: GRFConfig, cutoff_hz: float, out_
             filtered[f"{force_set.point_identifier}{name}"] = point[:, axis]
             filtered[f"{force_set.torque_identifier}{name}"] = torque[:, axis]
     columns = {name: filtered[name].to_numpy() for name in frame.columns[1:]}
+    if at_times_s is not None:
+        columns, times = _at_times(columns, times, np.asarray(at_times_s, dtype=float), grf_path)
     return write_mot(out_path, columns, times, in_degrees=False)
+
+
+def _at_times(columns: dict[str, np.ndarray], times_s: np.ndarray, at_times_s: np.ndarray,
+              grf_path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``columns`` (sampled at ``times_s``) at ``at_times_s``, as the tools' ``ExternalForce`` evaluates them.
+
+    ``ExternalForce`` evaluates an interpolating cubic ``GCVSpline`` through its file's rows, so
+    at a frame that is a row it returns that row. Frames between rows (a marker rate that does
+    not divide the analog rate) are evaluated on OpenSim's own ``GCVSpline`` of degree 3, built
+    as ``ExternalForce`` builds it.
+    """
+    if at_times_s[0] < times_s[0] - _TIME_TOLERANCE_S or at_times_s[-1] > times_s[-1] + _TIME_TOLERANCE_S:
+        raise InputDataError(grf_path, f"GRF time range {times_s[0]:.3f}-{times_s[-1]:.3f} s does not cover the "
+                                       f"frames {at_times_s[0]:.3f}-{at_times_s[-1]:.3f} s")
+    nearest = np.clip(np.searchsorted(times_s, at_times_s), 1, len(times_s) - 1)
+    nearest = np.where(np.abs(times_s[nearest - 1] - at_times_s) <= np.abs(times_s[nearest] - at_times_s),
+                       nearest - 1, nearest)
+    if np.all(np.abs(times_s[nearest] - at_times_s) <= _ROW_MATCH_S):
+        return {name: values[nearest] for name, values in columns.items()}, at_times_s
+    names = list(columns)
+    storage = opensim.Storage()
+    labels = opensim.ArrayStr()
+    for label in ["time", *names]:
+        labels.append(label)
+    storage.setColumnLabels(labels)
+    data = np.column_stack([columns[name] for name in names])
+    for row, t in enumerate(times_s):
+        storage.append(float(t), opensim.Vector.createFromMat(np.ascontiguousarray(data[row])))
+    # ExternalForce builds GCVSpline(3, n, time, values) with error variance 0 (interpolating);
+    # GCVSplineSet(3, storage) builds the same spline per column.
+    splines = opensim.GCVSplineSet(3, storage)
+    at = [opensim.Vector(1, float(t)) for t in at_times_s]
+    sampled = {name: np.array([splines.get(index).calcValue(point) for point in at])
+               for index, name in enumerate(names)}
+    return sampled, at_times_s
 
 
 def _wrench(frame: pd.DataFrame, force_set: ForceSetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

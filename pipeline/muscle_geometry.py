@@ -135,34 +135,51 @@ class UnitSpeedMomentArms:
     where each muscle's lengthening speed goes are fixed by the model's topology, so they are built
     here once; a frame then costs one velocity realization per group and one
     ``getLengtheningSpeed`` per spanned (muscle, group) pair, the least this method can read.
+    :meth:`readings` takes a frame's readings and :meth:`to_arms` places many frames' at once.
     """
 
     def __init__(self, model: opensim.Model, muscles: list, groups: SpeedGroups, n_u: int):
         self.model, self.n_muscles, self.n_u = model, len(muscles), n_u
         self._zero = opensim.Vector(n_u, 0.0)
         self._plan = []
+        reading_of, muscle_of, mobility_of = [], [], []
         for group in groups.groups:
             speeds = np.zeros(n_u)
             speeds[list(group)] = 1.0
             rows = np.flatnonzero(groups.spans[:, group].any(axis=1))
-            # Per mobility of the group: which of the group's readings span it, their muscle rows, the mobility.
-            entries = [(np.flatnonzero(groups.spans[rows, mobility]), rows[groups.spans[rows, mobility]], mobility)
-                       for mobility in group]
-            self._plan.append((opensim.Vector.createFromMat(speeds), [muscles[row].getLengtheningSpeed for row in rows],
-                               entries))
+            # The group's readings are rows' lengthening speeds; each goes to the mobilities of
+            # the group that its muscle spans (one, since no muscle spans two of a group).
+            for mobility in group:
+                spanning = np.flatnonzero(groups.spans[rows, mobility])
+                reading_of.extend(sum(len(plan[1]) for plan in self._plan) + spanning)
+                muscle_of.extend(rows[spanning])
+                mobility_of.extend([mobility] * len(spanning))
+            self._plan.append((opensim.Vector.createFromMat(speeds), [muscles[row].getLengtheningSpeed for row in rows]))
+        self.n_readings = sum(len(speeds) for _, speeds in self._plan)
+        self._reading_of = np.asarray(reading_of, dtype=int)
+        self._muscle_of = np.asarray(muscle_of, dtype=int)
+        self._mobility_of = np.asarray(mobility_of, dtype=int)
+
+    def readings(self, state: opensim.State) -> np.ndarray:
+        """``(n_readings,)`` lengthening speeds (m/s) under each group's unit speeds at ``state``'s q; u is left zero."""
+        values = []
+        realize_velocity = self.model.realizeVelocity
+        for speeds, lengthening_speed in self._plan:
+            state.setU(speeds)
+            realize_velocity(state)
+            values.extend([speed(state) for speed in lengthening_speed])
+        state.setU(self._zero)
+        return np.asarray(values)
+
+    def to_arms(self, readings: np.ndarray) -> np.ndarray:
+        """``(n_frames, n_muscles, n_u)`` generalized force per newton of tension from ``(n_frames, n_readings)``."""
+        arms = np.zeros((len(readings), self.n_muscles, self.n_u))
+        arms[:, self._muscle_of, self._mobility_of] = -readings[:, self._reading_of]
+        return arms
 
     def __call__(self, state: opensim.State) -> np.ndarray:
         """``(n_muscles, n_u)`` generalized force per newton of tension at ``state``'s q; u is left zero."""
-        arms = np.zeros((self.n_muscles, self.n_u))
-        realize_velocity = self.model.realizeVelocity
-        for speeds, lengthening_speed, entries in self._plan:
-            state.setU(speeds)
-            realize_velocity(state)
-            lengthening = np.array([speed(state) for speed in lengthening_speed])
-            for read, rows, mobility in entries:
-                arms[rows, mobility] = -lengthening[read]
-        state.setU(self._zero)
-        return arms
+        return self.to_arms(self.readings(state)[None])[0]
 
 
 def generalized_forces_per_tension(model: opensim.Model, state: opensim.State, muscles: list,

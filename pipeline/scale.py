@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import opensim
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.core.errors import InputDataError
 from gait2hip.pipeline.inverse_kinematics import add_ik_tasks, run_inverse_kinematics
-from gait2hip.pipeline.markers import check_and_fill, read_trc, write_trc_m
+from gait2hip.pipeline.markers import MarkerTrajectories, check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig, ScaleMeasurement, model_yaml_path
 from gait2hip.pipeline.opensim_log import opensim_output_to, run_tool_from_setup
 from gait2hip.pipeline.subject import SubjectInfo
@@ -41,8 +42,9 @@ class ScaleResult:
     scale_factors
         Body name → ``(3,)`` scale factors along X, Y, Z (dimensionless).
     marker_rms_error_m, marker_max_error_m
-        Fit of the scaled model (before marker placement) to the static markers, in m,
-        averaged (RMS) and worst (max) over the static frames.
+        Fit of the scaled model (before marker placement) to the static trial's bony landmarks,
+        in m (RMS and worst marker), at the static pose: the landmarks averaged over the static
+        time range, as OpenSim's ``MarkerPlacer`` averages the frames it places markers on.
     """
 
     scaled_model_path: Path
@@ -109,12 +111,15 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     log_path = run_tool_from_setup(opensim.ScaleTool, setup_path, scaled_path, trial_id=trial_id, stage="scale",
                                    log_dir=out_dir / "logs")
 
-    # Best practice judges scaling by the bony landmarks: the markers of the measurements.
+    # Best practice judges scaling by the bony landmarks: the markers of the measurements, at
+    # the one pose the scaling and the marker placement saw (the frames' average).
     landmarks = {name for m in measurements for pair in m.marker_pairs for name in pair}
+    static_pose = _static_pose(markers, time_range)
     fit = run_inverse_kinematics(
-        model_path=unplaced_path, markers_trc_path=static_markers_path, out_dir=out_dir / "static_fit",
+        model_path=unplaced_path, markers_trc_path=write_trc_m(static_pose, out_dir / "static_pose_markers.trc"),
+        out_dir=out_dir / "static_fit",
         marker_weights={name: w for name, w in static_weights.items() if name in landmarks}, accuracy=config.inverse_kinematics.accuracy,
-        time_range_s=time_range, trial_id=trial_id,
+        time_range_s=(float(static_pose.times_s[0]), float(static_pose.times_s[-1])), trial_id=trial_id,
         coordinate_targets=model_config.static_pose_coordinates, log_dir=out_dir / "logs",
     )
     with opensim_output_to(out_dir / "logs", "scale_factors"):
@@ -128,6 +133,25 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
         wall_time_s=time.perf_counter() - start,
         log_path=log_path,
     )
+
+
+def _static_pose(markers: MarkerTrajectories, time_range_s: tuple[float, float]) -> MarkerTrajectories:
+    """Each marker's mean position (m) over the frames of ``time_range_s``, as a trial of two equal frames.
+
+    Two frames, one frame apart from the range's first, because a trial file holds at least two.
+    A marker missing on every frame of the range stays missing (NaN), which IK leaves out.
+    """
+    inside = (markers.times_s >= time_range_s[0] - 1e-9) & (markers.times_s <= time_range_s[1] + 1e-9)
+    if not inside.any():
+        raise InputDataError(markers.source_path, f"static time range {time_range_s[0]:g}-{time_range_s[1]:g} s "
+                                                  "holds no frame")
+    positions = markers.positions_m[inside]
+    seen = np.isfinite(positions).all(axis=2).any(axis=0)
+    mean = np.full(positions.shape[1:], np.nan)
+    mean[seen] = np.nanmean(positions[:, seen], axis=0)
+    first_s = float(markers.times_s[inside][0])
+    return dataclasses.replace(markers, times_s=first_s + np.arange(2) / markers.rate_hz,
+                               positions_m=np.repeat(mean[None], 2, axis=0))
 
 
 def read_scale_factors(path: Path, model_path: Path) -> dict[str, np.ndarray]:

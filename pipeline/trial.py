@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import opensim
 
 from gait2hip.core.atomic import write_json_atomically
@@ -132,7 +133,8 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             result.notes.extend(consistency.notes())
             ground_reactions = read_grf(grf_mot_path, config.grf, time_range)
             clean_markers_path = write_trc_m(markers, out_dir / "markers_clean.trc")
-            id_loads_path, so_loads_path = _external_loads(Path(grf_mot_path).resolve(), config, model_config, out_dir)
+            id_loads_path, so_loads_path = _external_loads(Path(grf_mot_path).resolve(), config, model_config, out_dir,
+                                                           markers.times_s)
             actuators_path = out_dir / "so_actuators.xml"
             write_so_actuators(model, model_config, config.static_optimization, actuators_path)
             hip_muscles = find_hip_muscles(model, model_config.hip_coordinates)
@@ -275,8 +277,12 @@ def _time_range(marker_times_s, requested_s: tuple[float, float] | None, markers
 
 
 def _external_loads(grf_path: Path, config: PipelineConfig, model_config: ModelConfig,
-                    out_dir: Path) -> tuple[Path, Path]:
-    """``ExternalLoads`` XMLs for ID and SO, each on ground reactions filtered at its tool's cut-off."""
+                    out_dir: Path, frame_times_s: np.ndarray) -> tuple[Path, Path]:
+    """``ExternalLoads`` XMLs for ID and SO, each on ground reactions filtered at its tool's cut-off.
+
+    The filtered files hold the marker frames only (``frame_times_s``, s): the tools evaluate the
+    loads there and nowhere else, and a spline through fewer rows is cheaper to fit.
+    """
     paths = {}
     for tool, coordinate_cutoff_hz in (("id", config.inverse_dynamics.lowpass_cutoff_hz),
                                        ("so", config.static_optimization.lowpass_cutoff_hz)):
@@ -285,7 +291,7 @@ def _external_loads(grf_path: Path, config: PipelineConfig, model_config: ModelC
             data_path = grf_path
             if cutoff_hz > 0:
                 data_path = write_filtered_grf(grf_path, config.grf, cutoff_hz,
-                                               out_dir / f"grf_filtered_{cutoff_hz:g}hz.mot")
+                                               out_dir / f"grf_filtered_{cutoff_hz:g}hz.mot", at_times_s=frame_times_s)
             paths[cutoff_hz] = write_external_loads(data_path, config.grf, model_config.foot_bodies,
                                                     out_dir / f"external_loads_{cutoff_hz:g}hz.xml")
         paths[tool] = paths[cutoff_hz]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from gait2hip.core.errors import InputDataError
 from gait2hip.core.opensim_files import grf_identifiers, read_opensim_table, write_mot
 from gait2hip.pipeline.config import GRFConfig
 from gait2hip.pipeline.ground_reactions import write_filtered_grf
@@ -63,3 +65,68 @@ def test_filtering_keeps_the_moment_of_the_load_not_the_point(tmp_path):
     # Where the filtered load is above the contact threshold, the recovered COP stays on the
     # foot's 0-0.25 m path, give or take the filter's spread at the stance's ends (1 cm).
     assert np.all(np.abs(p[f[:, 1] > 20.0, 0] - 0.125) <= 0.125 + 0.01)
+
+
+def _stance_grf(tmp_path):
+    """A right-foot stance at 1 kHz: vertical load, rolling centre of pressure, a free moment."""
+    n = 2000
+    times = np.arange(n) / RATE_HZ
+    loaded = (times > 0.4) & (times < 1.1)
+    force = np.zeros((n, 3))
+    force[loaded, 1] = 700.0 * np.sin(np.pi * (times[loaded] - 0.4) / 0.7)
+    force[loaded, 0] = 90.0 * np.sin(2 * np.pi * (times[loaded] - 0.4) / 0.7)
+    point = np.zeros((n, 3))
+    point[:, 0] = 0.3 + np.clip((times - 0.4) / 0.7, 0.0, 1.0) * 0.25
+    torque = np.zeros((n, 3))
+    torque[loaded, 1] = 3.0 * np.sin(np.pi * (times[loaded] - 0.4) / 0.7)
+    return _grf(tmp_path, force, point, torque)[0]
+
+
+def _loads_at(grf_path, times_s: np.ndarray) -> np.ndarray:
+    """``(n, 9)`` force, point and torque of the right foot as OpenSim's ``ExternalForce`` evaluates them."""
+    import opensim
+
+    ids = grf_identifiers("r")
+    model = opensim.Model()
+    body = opensim.Body("calcn_r", 1.0, opensim.Vec3(0), opensim.Inertia(1))
+    model.addBody(body)
+    model.addJoint(opensim.FreeJoint("free", model.getGround(), body))
+    force = opensim.ExternalForce()
+    force.setName("grf_r")
+    force.set_applied_to_body("calcn_r")
+    force.set_force_expressed_in_body("ground")
+    force.set_point_expressed_in_body("ground")
+    force.set_force_identifier(ids.force)
+    force.set_point_identifier(ids.point)
+    force.set_torque_identifier(ids.torque)
+    data = opensim.Storage(str(grf_path))
+    force.setDataSource(data)
+    model.addForce(force)
+    model.initSystem()
+    return np.array([[*np.asarray(force.getForceAtTime(t).to_numpy()), *np.asarray(force.getPointAtTime(t).to_numpy()),
+                      *np.asarray(force.getTorqueAtTime(t).to_numpy())] for t in times_s])
+
+
+def test_loads_kept_at_the_frames_are_the_loads_the_tools_evaluate_there(tmp_path):
+    """The frame-time file gives OpenSim's ExternalForce the full-rate file's loads at the frames.
+
+    At 100 Hz the frames are samples of the 1 kHz file (its rows are kept); at 120 Hz most are
+    not, and their values come from the cubic spline ExternalForce fits through the full file.
+    """
+    path = _stance_grf(tmp_path)
+    full = write_filtered_grf(path, GRFConfig(), 6.0, tmp_path / "full.mot")
+    for rate_hz in (100.0, 120.0):
+        frames_s = 0.05 + np.arange(int(1.8 * rate_hz)) / rate_hz
+        at_frames = write_filtered_grf(path, GRFConfig(), 6.0, tmp_path / f"frames_{rate_hz:g}.mot", at_times_s=frames_s)
+
+        kept = read_opensim_table(at_frames)
+        np.testing.assert_allclose(kept["time"], frames_s, atol=1e-9)
+        expected, got = _loads_at(full, frames_s), _loads_at(at_frames, frames_s)
+        scale = np.abs(expected).max(axis=0) + 1e-12
+        assert np.max(np.abs(got - expected) / scale) < 1e-9, f"{rate_hz:g} Hz frames"
+
+
+def test_frames_outside_the_ground_reactions_are_named(tmp_path):
+    path = _stance_grf(tmp_path)
+    with pytest.raises(InputDataError, match=r"grf\.mot.*does not cover the frames"):
+        write_filtered_grf(path, GRFConfig(), 6.0, tmp_path / "late.mot", at_times_s=np.array([1.5, 2.5]))

@@ -120,3 +120,26 @@ def test_measurements_on_chosen_axes_and_manual_factors_scale_only_what_they_nam
     assert result.scale_factors["pelvis"][1] == pytest.approx(1.0, abs=1e-12)
     np.testing.assert_allclose(result.scale_factors["torso"], manual_torso, rtol=1e-9)
     np.testing.assert_allclose(result.scale_factors["femur_r"], KNOWN_SCALE, rtol=SCALE_FACTOR_TOLERANCE)
+
+
+def test_the_landmark_fit_is_judged_at_the_static_pose_not_on_each_frames_sway(tmp_path):
+    """Markers that jitter 5 mm frame to frame about one pose give the fit of that pose.
+
+    Each marker moves its own way (no rigid pose follows it), +d on even frames and −d on odd
+    ones: a frame-by-frame fit would carry ~5 mm of it, the pose of the trial none.
+    """
+    big_model = model_with_markers(tmp_path / "big.osim", scale_factor=KNOWN_SCALE)
+    names, positions = marker_positions(big_model, {"pelvis_tilt": np.zeros(40)})
+    directions = np.random.default_rng(0).normal(size=positions.shape[1:])
+    jitter_m = 0.005 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    sway = np.zeros_like(positions)
+    sway[0::2], sway[1::2] = jitter_m, -jitter_m
+    still = write_trc(tmp_path / "still.trc", names, positions, 100.0, units="m")
+    swaying = write_trc(tmp_path / "swaying.trc", names, positions + sway, 100.0, units="m")
+    subject = SubjectInfo("S04", 81.0, 1.89)
+
+    at_rest = scale_subject(subject, still, tmp_path / "still", PipelineConfig())
+    moving = scale_subject(subject, swaying, tmp_path / "swaying", PipelineConfig())
+
+    assert moving.marker_rms_error_m == pytest.approx(at_rest.marker_rms_error_m, abs=2e-4)
+    assert moving.marker_max_error_m == pytest.approx(at_rest.marker_max_error_m, abs=2e-4)
