@@ -43,14 +43,8 @@ def test_a_steady_load_comes_back_unchanged_on_the_same_samples(tmp_path):
 
 def test_filtering_keeps_the_moment_of_the_load_not_the_point(tmp_path):
     """A stance whose COP rolls heel to toe: the filtered wrench's moment is the filtered moment."""
-    n = 2000
-    times = np.arange(n) / RATE_HZ
-    loaded = (times > 0.5) & (times < 1.2)
-    force = np.zeros((n, 3))
-    force[loaded, 1] = 700.0 * np.sin(np.pi * (times[loaded] - 0.5) / 0.7)
-    point = np.zeros((n, 3))
-    point[:, 0] = np.clip((times - 0.5) / 0.7, 0.0, 1.0) * 0.25
-    path, _ = _grf(tmp_path, force, point, np.zeros((n, 3)))
+    force, point, torque = _stance(start_s=0.5)
+    path, _ = _grf(tmp_path, force, point, torque)
 
     filtered = read_opensim_table(write_filtered_grf(path, GRFConfig(), 6.0, tmp_path / "filtered.mot"))
 
@@ -67,19 +61,25 @@ def test_filtering_keeps_the_moment_of_the_load_not_the_point(tmp_path):
     assert np.all(np.abs(p[f[:, 1] > 20.0, 0] - 0.125) <= 0.125 + 0.01)
 
 
+def _stance(start_s: float, fore_aft_n: float = 0.0, first_point_m: float = 0.0, free_moment_nm: float = 0.0):
+    """A right-foot stance of 0.7 s at 1 kHz from ``start_s`` (2 s in all): ``(n, 3)`` force (N), point (m), torque (Nm).
+
+    Vertical load a half sine to 700 N, fore-aft a full sine of ``fore_aft_n``, the centre of
+    pressure rolling 0.25 m forwards from ``first_point_m``, a half-sine free moment.
+    """
+    times = np.arange(2000) / RATE_HZ
+    loaded = (times > start_s) & (times < start_s + 0.7)
+    phase = (times[loaded] - start_s) / 0.7
+    force, point, torque = np.zeros((len(times), 3)), np.zeros((len(times), 3)), np.zeros((len(times), 3))
+    force[loaded, 1] = 700.0 * np.sin(np.pi * phase)
+    force[loaded, 0] = fore_aft_n * np.sin(2 * np.pi * phase)
+    point[:, 0] = first_point_m + np.clip((times - start_s) / 0.7, 0.0, 1.0) * 0.25
+    torque[loaded, 1] = free_moment_nm * np.sin(np.pi * phase)
+    return force, point, torque
+
+
 def _stance_grf(tmp_path):
-    """A right-foot stance at 1 kHz: vertical load, rolling centre of pressure, a free moment."""
-    n = 2000
-    times = np.arange(n) / RATE_HZ
-    loaded = (times > 0.4) & (times < 1.1)
-    force = np.zeros((n, 3))
-    force[loaded, 1] = 700.0 * np.sin(np.pi * (times[loaded] - 0.4) / 0.7)
-    force[loaded, 0] = 90.0 * np.sin(2 * np.pi * (times[loaded] - 0.4) / 0.7)
-    point = np.zeros((n, 3))
-    point[:, 0] = 0.3 + np.clip((times - 0.4) / 0.7, 0.0, 1.0) * 0.25
-    torque = np.zeros((n, 3))
-    torque[loaded, 1] = 3.0 * np.sin(np.pi * (times[loaded] - 0.4) / 0.7)
-    return _grf(tmp_path, force, point, torque)[0]
+    return _grf(tmp_path, *_stance(start_s=0.4, fore_aft_n=90.0, first_point_m=0.3, free_moment_nm=3.0))[0]
 
 
 def _loads_at(grf_path, times_s: np.ndarray) -> np.ndarray:
