@@ -133,8 +133,9 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             result.notes.extend(consistency.notes())
             ground_reactions = read_grf(grf_mot_path, config.grf, time_range)
             clean_markers_path = write_trc_m(markers, out_dir / "markers_clean.trc")
+            labelled = (markers.times_s >= time_range[0] - 1e-9) & (markers.times_s <= time_range[1] + 1e-9)
             id_loads_path, so_loads_path = _external_loads(Path(grf_mot_path).resolve(), config, model_config, out_dir,
-                                                           markers.times_s)
+                                                           markers.times_s[labelled])
             actuators_path = out_dir / "so_actuators.xml"
             write_so_actuators(model, model_config, config.static_optimization, actuators_path)
             hip_muscles = find_hip_muscles(model, model_config.hip_coordinates)
@@ -280,8 +281,8 @@ def _external_loads(grf_path: Path, config: PipelineConfig, model_config: ModelC
                     out_dir: Path, frame_times_s: np.ndarray) -> tuple[Path, Path]:
     """``ExternalLoads`` XMLs for ID and SO, each on ground reactions filtered at its tool's cut-off.
 
-    The filtered files hold the marker frames only (``frame_times_s``, s): the tools evaluate the
-    loads there and nowhere else, and a spline through fewer rows is cheaper to fit.
+    The filtered files hold the labelled marker frames only (``frame_times_s``, s): the tools
+    evaluate the loads there and nowhere else, and a spline through fewer rows is cheaper to fit.
     """
     paths = {}
     for tool, coordinate_cutoff_hz in (("id", config.inverse_dynamics.lowpass_cutoff_hz),

@@ -10,8 +10,12 @@ import opensim
 import pandas as pd
 import pytest
 
-from gait2hip.core.opensim_files import read_opensim_table
+from gait2hip.core.opensim_files import grf_identifiers, read_opensim_table
+from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.pipeline.model_config import ModelConfig
+from gait2hip.pipeline.status import USABLE_STATUSES
+from gait2hip.pipeline.trial import label_trial
+from support.synthetic_pipeline_data import write_still_grf
 
 # Residual tolerances for GRFs that agree exactly with a still posture.
 STILL_RESIDUAL_FORCE_PCT_BW = 1.0
@@ -130,3 +134,18 @@ def test_walking_ik_holds_the_trunk_when_no_trunk_marker_is_tracked():
     held = _unobserved_coordinates(model, lower_body, model_config)
     assert sorted(held) == ["lumbar_bending", "lumbar_extension", "lumbar_rotation"]
     assert all(target.value == 0.0 for target in held.values())
+
+
+def test_ground_reactions_need_cover_only_the_labelled_frames(still_trial, tmp_path):
+    """Plates recorded for part of the trial label that part; the tools' loads file holds its frames only."""
+    still_grf = read_opensim_table(still_trial.grf_path)
+    ids = grf_identifiers("r")
+    centre = np.array([still_grf[f"{ids.point}x"].iloc[0], 0.0, still_grf[f"{ids.point}z"].iloc[0]])
+    short_grf = write_still_grf(tmp_path / "short_grf.mot", 0.25, 1000.0, still_trial.subject.body_weight_n, centre)
+
+    result = label_trial(still_trial.subject, still_trial.scaled.scaled_model_path, still_trial.markers_trc_path,
+                         short_grf, tmp_path / "part", PipelineConfig(), "S01/part", time_range_s=(0.05, 0.2))
+
+    assert result.status in USABLE_STATUSES
+    loads = read_opensim_table(tmp_path / "part" / "grf_filtered_6hz.mot")
+    np.testing.assert_allclose(loads["time"], np.arange(5, 21) / 100.0, atol=1e-9)
