@@ -185,6 +185,18 @@ def read_trc(path: str | Path) -> TrcContent:
     )
 
 
+# A frame time within this of a time range's end (s) is inside it: tools print times to ~1e-10 s.
+TIME_RANGE_TOLERANCE_S = 1e-9
+
+
+def within(times_s: np.ndarray, time_range_s: tuple[float, float]) -> np.ndarray:
+    """``(n,)`` bool: which of ``times_s`` (s) lie in ``time_range_s`` (s), both ends included."""
+    import numpy as np
+
+    times_s = np.asarray(times_s, dtype=float)
+    return (times_s >= time_range_s[0] - TIME_RANGE_TOLERANCE_S) & (times_s <= time_range_s[1] + TIME_RANGE_TOLERANCE_S)
+
+
 def check_time_column(path: str | Path, times_s: np.ndarray, *, step_s: float | None = None,
                       grid_tolerance_steps: float = 0.25) -> None:
     """Raise :class:`InputDataError` unless ``times_s`` is finite, strictly increasing and on a uniform grid.

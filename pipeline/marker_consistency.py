@@ -21,6 +21,7 @@ import numpy as np
 import opensim
 
 from gait2hip.core.errors import ConfigError, InputDataError
+from gait2hip.core.opensim_files import within
 from gait2hip.pipeline.config import MarkerConsistencyConfig
 from gait2hip.pipeline.markers import MarkerTrajectories
 from gait2hip.pipeline.model_tree import read_model
@@ -335,7 +336,7 @@ def _frames_in(walking: MarkerTrajectories, time_range_s: tuple[float, float] | 
     """Boolean ``(n_frames,)`` mask of the frames to compare."""
     if time_range_s is None:
         return np.ones(len(walking.times_s), dtype=bool)
-    inside = (walking.times_s >= time_range_s[0] - 1e-9) & (walking.times_s <= time_range_s[1] + 1e-9)
+    inside = within(walking.times_s, time_range_s)
     if not inside.any():
         raise InputDataError(walking.source_path, f"no frame in the time range {time_range_s[0]:g}-{time_range_s[1]:g} s")
     return inside

@@ -162,7 +162,7 @@ def register_technical_markers(*, model_path: Path, markers: MarkerTrajectories,
     model = opensim.Model(str(model_path))
     state = model.initSystem()
     marker_set = model.getMarkerSet()
-    static = {name: _vec(marker_set.get(name).get_location()) for name in names}
+    static = {name: marker_set.get(name).get_location().to_numpy() for name in names}
     used = dict(static)  # the locations the latest IK ran on
     capped = dict.fromkeys(names, False)
     rms_before, max_before = first_ik.marker_errors_without(left_out)
@@ -231,11 +231,7 @@ def _mean_body_locations(model: opensim.Model, state: opensim.State, coordinates
             measured = markers.positions_m[frame, columns_of[name]]
             if not np.all(np.isfinite(measured)):
                 continue
-            sums[name] += _vec(ground.findStationLocationInAnotherFrame(state, opensim.Vec3(*measured),
-                                                                         parents[name]))
+            sums[name] += ground.findStationLocationInAnotherFrame(state, opensim.Vec3(*measured),
+                                                                   parents[name]).to_numpy()
             counts[name] += 1
     return {name: sums[name] / counts[name] for name in names if counts[name]}
-
-
-def _vec(vec3: opensim.Vec3) -> np.ndarray:
-    return np.array([vec3.get(0), vec3.get(1), vec3.get(2)])

@@ -35,7 +35,7 @@ import pandas as pd
 
 from gait2hip.core.atomic import write_atomically
 from gait2hip.core.errors import OpenSimToolError
-from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees, write_mot
+from gait2hip.core.opensim_files import read_opensim_table, table_in_degrees, within, write_mot
 from gait2hip.pipeline.config import ResidualReductionConfig
 from gait2hip.pipeline.inverse_dynamics import run_inverse_dynamics
 from gait2hip.pipeline.opensim_log import run_tool_from_setup
@@ -349,7 +349,7 @@ def _write_on_ik_frames(rra_kinematics_path: Path, ik_path: Path, time_range_s: 
     ik = read_opensim_table(ik_path)
     rra_times = rra["time"].to_numpy()
     ik_times = ik["time"].to_numpy()
-    frames = ik_times[(ik_times >= time_range_s[0] - 1e-9) & (ik_times <= time_range_s[1] + 1e-9)]
+    frames = ik_times[within(ik_times, time_range_s)]
     if rra_times[0] > frames[0] + 1e-9 or rra_times[-1] < frames[-1] - 1e-9:
         raise OpenSimToolError(trial_id, "rra", f"RRA's kinematics cover {rra_times[0]:.3f}-{rra_times[-1]:.3f} s, "
                                                 f"not the IK frames {frames[0]:.3f}-{frames[-1]:.3f} s", log_path)
@@ -380,7 +380,7 @@ def _peak_residuals(model_path: Path, coordinates_path: Path, external_loads_pat
     table = read_opensim_table(result.generalized_forces_path)
     times = table["time"].to_numpy()
     edge_s = settings.edge_exclusion_s
-    inside = (times >= time_range_s[0] + edge_s - 1e-9) & (times <= time_range_s[1] - edge_s + 1e-9)
+    inside = within(times, (time_range_s[0] + edge_s, time_range_s[1] - edge_s))
     table = table[inside] if inside.sum() >= 2 else table
     return (_peak_norm(table, [f"{name}_force" for name in translations]),
             _peak_norm(table, [f"{name}_moment" for name in rotations]), result.generalized_forces_path)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gait2hip.core.opensim_files import read_opensim_table
+from gait2hip.core.opensim_files import read_opensim_table, within
 from gait2hip.pipeline.config import ResidualReductionConfig
 from gait2hip.pipeline.foot_contact import ContactReport, windows_of
 from gait2hip.pipeline.model_config import ModelConfig
@@ -94,7 +94,7 @@ def check_with_rra(*, model_path: Path, ik_coordinates_path: Path, id_forces_pat
 def _rms_change(before, after, columns: list[str], start_s: float, end_s: float) -> float:
     """Worst column's RMS difference between two tables over ``[start_s, end_s]`` (``after``'s frames)."""
     times = after["time"].to_numpy()
-    inside = (times >= start_s - 1e-9) & (times <= end_s + 1e-9)
+    inside = within(times, (start_s, end_s))
     worst = 0.0
     for column in columns:
         reference = np.interp(times[inside], before["time"].to_numpy(), before[column].to_numpy())

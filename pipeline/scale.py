@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 
-import dataclasses
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import opensim
 
 from gait2hip.pipeline.config import PipelineConfig
 from gait2hip.core.errors import InputDataError
+from gait2hip.core.opensim_files import within
 from gait2hip.pipeline.inverse_kinematics import add_ik_tasks, run_inverse_kinematics
 from gait2hip.pipeline.markers import MarkerTrajectories, check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig, ScaleMeasurement, model_yaml_path
@@ -141,7 +141,7 @@ def _static_pose(markers: MarkerTrajectories, time_range_s: tuple[float, float])
     Two frames, one frame apart from the range's first, because a trial file holds at least two.
     A marker missing on every frame of the range stays missing (NaN), which IK leaves out.
     """
-    inside = (markers.times_s >= time_range_s[0] - 1e-9) & (markers.times_s <= time_range_s[1] + 1e-9)
+    inside = within(markers.times_s, time_range_s)
     if not inside.any():
         raise InputDataError(markers.source_path, f"static time range {time_range_s[0]:g}-{time_range_s[1]:g} s "
                                                   "holds no frame")
@@ -150,7 +150,7 @@ def _static_pose(markers: MarkerTrajectories, time_range_s: tuple[float, float])
     mean = np.full(positions.shape[1:], np.nan)
     mean[seen] = np.nanmean(positions[:, seen], axis=0)
     first_s = float(markers.times_s[inside][0])
-    return dataclasses.replace(markers, times_s=first_s + np.arange(2) / markers.rate_hz,
+    return replace(markers, times_s=first_s + np.arange(2) / markers.rate_hz,
                                positions_m=np.repeat(mean[None], 2, axis=0))
 
 

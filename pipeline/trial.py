@@ -19,7 +19,7 @@ import opensim
 
 from gait2hip.core.atomic import write_json_atomically
 from gait2hip.core.errors import Gait2HipError, InputDataError, OpenSimToolError
-from gait2hip.core.opensim_files import read_opensim_table
+from gait2hip.core.opensim_files import read_opensim_table, within
 from gait2hip.pipeline.actuators import write_so_actuators
 from gait2hip.pipeline.config import PipelineConfig, StaticOptimizationConfig
 from gait2hip.pipeline.foot_contact import ContactReport, detect_contact, edge_reach_s, foot_marker_names
@@ -133,14 +133,14 @@ def label_trial(subject: SubjectInfo, scaled_model_path: Path, markers_trc_path:
             result.notes.extend(consistency.notes())
             ground_reactions = read_grf(grf_mot_path, config.grf, time_range)
             clean_markers_path = write_trc_m(markers, out_dir / "markers_clean.trc")
-            labelled = (markers.times_s >= time_range[0] - 1e-9) & (markers.times_s <= time_range[1] + 1e-9)
+            labelled = within(markers.times_s, time_range)
             id_loads_path, so_loads_path = _external_loads(Path(grf_mot_path).resolve(), config, model_config, out_dir,
                                                            markers.times_s[labelled])
             actuators_path = out_dir / "so_actuators.xml"
             write_so_actuators(model, model_config, config.static_optimization, actuators_path)
             hip_muscles = find_hip_muscles(model, model_config.hip_coordinates)
             muscle_names = [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]
-            result.contact = _detect_contact(model, model_config, markers, ground_reactions, time_range, config)
+            result.contact = _detect_contact(model, model_config, markers, ground_reactions, labelled, config)
         result.timings_s["inputs"] = time.perf_counter() - start
         _log.debug("%s: inputs checked (%s)", trial_id, "; ".join(markers.filled_gaps) or "no gaps")
 
@@ -270,7 +270,7 @@ def _time_range(marker_times_s, requested_s: tuple[float, float] | None, markers
     start, end = float(requested_s[0]), float(requested_s[1])
     if not start < end:
         raise InputDataError(markers_path, f"time range {start:g}-{end:g} s is empty (start must be before end)")
-    inside = marker_times_s[(marker_times_s >= start - 1e-9) & (marker_times_s <= end + 1e-9)]
+    inside = marker_times_s[within(marker_times_s, (start, end))]
     if len(inside) < 2:
         raise InputDataError(markers_path, f"time range {start:g}-{end:g} s holds fewer than 2 frames of the "
                                            f"trial's {first:.3f}-{last:.3f} s")
@@ -300,11 +300,12 @@ def _external_loads(grf_path: Path, config: PipelineConfig, model_config: ModelC
 
 
 def _detect_contact(model: opensim.Model, model_config: ModelConfig, markers, ground_reactions,
-                    time_range: tuple[float, float], config: PipelineConfig) -> ContactReport:
+                    labelled: np.ndarray, config: PipelineConfig) -> ContactReport:
     """Each leg's contact and label validity on the labelled frames (plates and foot markers).
 
     Contact is found over the whole trial (a marker's floor height needs its stances), then
-    cut to ``time_range``; the frames near its ends are invalid (:meth:`ContactReport.without_ends`).
+    cut to the ``labelled`` marker frames (bool mask); the frames near their ends are invalid
+    (:meth:`ContactReport.without_ends`).
     """
     foot_markers = {side: tuple(n for n in names if n in markers.marker_names)
                     for side, names in foot_marker_names(model, model_config.foot_bodies).items()}
@@ -317,8 +318,7 @@ def _detect_contact(model: opensim.Model, model_config: ModelConfig, markers, gr
     cutoff_hz = min(cutoffs_hz, default=0.0)
     whole_trial = detect_contact(markers.times_s, plate_loaded, positions, foot_markers, config.foot_contact,
                                  filter_cutoff_hz=cutoff_hz)
-    inside = (markers.times_s >= time_range[0] - 1e-9) & (markers.times_s <= time_range[1] + 1e-9)
-    return whole_trial.restricted_to(inside).without_ends(edge_reach_s(config.foot_contact, cutoff_hz))
+    return whole_trial.restricted_to(labelled).without_ends(edge_reach_s(config.foot_contact, cutoff_hz))
 
 
 def _unobserved_coordinates(model: opensim.Model, marker_weights: dict[str, float],
