@@ -53,9 +53,12 @@ ANALYSIS_FILTER_ORDER = 3
 class TrialSettings:
     """How a trial is recorded: frame rates (Hz), duration in gait cycles, noise (m, N).
 
-    ``analysis_lowpass_hz`` is the cut-off (Hz) with which the pipeline's ID low-passes the
-    coordinates (``gait2hip.pipeline.config.InverseDynamicsConfig``); the GRFs are those of the motion as
-    that filter passes it (see :func:`synthesize_trial`), ≤ 0 for those of the motion itself.
+    ``analysis_lowpass_hz`` ≤ 0 (the default) writes the GRFs of the motion itself, as a plate
+    measures them: the pipeline low-passes ground reactions and coordinates at the same cut-off
+    (``grf.lowpass_cutoff_hz: null``), so ID sees the two filtered alike. A cut-off (Hz) writes the
+    GRFs of the motion as a 3rd-order Butterworth run forwards and backwards at that cut-off
+    passes it (:func:`synthesize_trial`): for a pipeline that filters the coordinates only
+    (``grf.lowpass_cutoff_hz: 0``); the default pipeline would filter those GRFs a second time.
     """
 
     marker_rate_hz: float = 100.0
@@ -65,7 +68,7 @@ class TrialSettings:
     soft_tissue_artefact_m: float = 0.0
     grf_noise_n: float = 0.0
     keep_cop_in_foot: bool = True
-    analysis_lowpass_hz: float = 6.0
+    analysis_lowpass_hz: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,11 +165,10 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
     padded = solve_band_limited(model, padded_times, targets, padded, lambda values: filtfilt(b, a, values),
                                 n_passes=IK_PASSES, knot_spacing_s=KNOT_SPACING_S / _cadence_scale(cadence_steps_per_min),
                                 shift=balance_shift, shift_share=body_following_share(targets))
-    # The GRFs are those of the motion as the pipeline's ID sees it, after its low-pass: the
-    # motion keeps content up to ~5 Hz (the second step harmonic is 4.3 Hz at 130 steps/min),
-    # which that filter lowers (by 12 % at 4.3 Hz, 25 % at 5 Hz), and the GRFs of the unfiltered motion then left
-    # up to 7 % BW of pelvis residual force in ID (0.1 % without the filter). The filtered angles
-    # differ from the written motion's by < 0.5°, its translations by < 1 mm.
+    # The GRFs are those of the motion, as a plate measures them (TrialSettings.analysis_lowpass_hz):
+    # the pipeline low-passes ground reactions and coordinates alike, so the GRFs of an already
+    # filtered motion would reach ID filtered twice (on the demo cohort at 130 steps/min: pelvis
+    # residual force 7.0 % BW median against 3.6 % for those of the motion itself).
     wrench = total_external_wrench(model, padded_times, _as_analysed(padded, settings))
     force_padded, moment_padded = wrench.force_n, wrench.moment_nm
     trial_frames = slice(margin, margin + n_frames)
