@@ -2,7 +2,8 @@
 
 ``dataset/subject=<id>/<trial>.parquet`` holds each usable (``ok`` or ``warn``) trial's label
 rows with the manifest's metadata joined: ``trial, group, affected_side, body_mass_kg,
-cadence_condition, cadence_steps_per_min``; ``subject`` comes from the partition folder.
+height_m, cadence_condition, cadence_steps_per_min``; ``subject`` comes from the partition
+folder.
 Read it with ``pandas.read_parquet(DATASET_DIR)`` (``subject`` arrives as a category).
 The folder is replaced as a whole, so a reader never sees a half-written dataset.
 """
@@ -19,7 +20,8 @@ from gait2hip.core.atomic import make_staging_folder
 from gait2hip.pipeline.status import USABLE_STATUSES
 
 DATASET_DIR = "dataset"
-METADATA_COLUMNS = ("trial", "group", "affected_side", "body_mass_kg", "cadence_condition", "cadence_steps_per_min")
+METADATA_COLUMNS = ("trial", "group", "affected_side", "body_mass_kg", "height_m", "cadence_condition",
+                    "cadence_steps_per_min")
 
 
 def export_dataset(manifest: pd.DataFrame, labels_dir: Path) -> Path | None:
@@ -33,7 +35,8 @@ def export_dataset(manifest: pd.DataFrame, labels_dir: Path) -> Path | None:
     try:
         for row in usable.itertuples(index=False):
             table = pd.read_parquet(labels_dir / row.labels_path)
-            for column in reversed(METADATA_COLUMNS):
+            # A manifest written before a metadata column existed lacks it; the rows do too.
+            for column in reversed([name for name in METADATA_COLUMNS if name in usable.columns]):
                 table.insert(0, column, getattr(row, column))
             partition = staging / f"subject={row.subject}"
             partition.mkdir(exist_ok=True)

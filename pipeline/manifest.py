@@ -18,7 +18,7 @@ MANIFEST_CSV = "manifest.csv"
 def build_manifest(cohort: Cohort, trial_results: dict[str, TaskResult], labels_dir: Path) -> pd.DataFrame:
     """Return the manifest table (rows in cohort order).
 
-    Columns: ``subject, trial, group, affected_side, body_mass_kg, cadence_condition,
+    Columns: ``subject, trial, group, affected_side, body_mass_kg, height_m, cadence_condition,
     cadence_steps_per_min, status, failed_stage, error, skipped, n_frames, input_hash,
     peak_rss_mb`` (peak memory of the task's process), ``labels_path``, then ``qc_<figure>`` and ``wall_time_<stage>_s`` columns.
     A trial that failed QC reads ``failed_stage`` ``qc`` and the checks it missed as its error.
@@ -33,6 +33,7 @@ def build_manifest(cohort: Cohort, trial_results: dict[str, TaskResult], labels_
                 "group": subject.info.group,
                 "affected_side": subject.info.affected_side or "",
                 "body_mass_kg": subject.info.mass_kg,
+                "height_m": subject.info.height_m,
                 "cadence_condition": trial.cadence_condition,
                 "cadence_steps_per_min": trial.cadence_steps_per_min,
                 "status": str(result.status),

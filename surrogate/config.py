@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gait2hip.core.config_loading import YamlConfig, check_counts_at_least_one, check_seed
+from gait2hip.surrogate.body_size import MOMENT_SCALINGS
 from gait2hip.surrogate.dataset import TARGET_GROUPS
 from gait2hip.surrogate.models.registry import model_config
 from gait2hip.surrogate.segmentation import SegmentationConfig
@@ -23,6 +24,11 @@ class TrainingConfig(YamlConfig):
         Registered model name (``lstm``, ``transformer``, ``mamba``) and its settings.
     targets
         Target groups predicted together by one head: ``moments`` (Nm/kg), ``forces`` (N/kg).
+    moment_scaling
+        What the network learns of the moments: ``mass``, the labels' Nm/kg; ``mass_height``,
+        Nm/kg divided by the subject's body height (m), multiplied back on prediction, so one
+        model serves people of every size (:mod:`gait2hip.surrogate.body_size`); it needs the
+        dataset's ``height_m`` column and each subject's height when predicting.
     groups
         Subject groups trained on (the dataset's ``group`` column); others are for zero-shot tests.
     split_fractions
@@ -52,6 +58,7 @@ class TrainingConfig(YamlConfig):
     model: str = "transformer"
     model_config: dict[str, Any] = field(default_factory=dict)
     targets: tuple[str, ...] = ("moments", "forces")
+    moment_scaling: str = "mass"
     groups: tuple[str, ...] = ("healthy",)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
@@ -68,12 +75,14 @@ class TrainingConfig(YamlConfig):
     init_checkpoint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Every setting; ``init_checkpoint`` only when set, so a from-scratch config (and the
-        fingerprint of a finished run, :func:`gait2hip.workflows.run_workflow._train`) is what it
-        was before fine-tuning existed."""
+        """Every setting; ``init_checkpoint`` only when set and ``moment_scaling`` only when not
+        ``mass``, so a config without either (and the fingerprint of a finished run,
+        :func:`gait2hip.workflows.run_workflow._train`) is what it was before they existed."""
         values = super().to_dict()
         if values["init_checkpoint"] is None:
             del values["init_checkpoint"]
+        if values["moment_scaling"] == "mass":
+            del values["moment_scaling"]
         return values
 
     def __post_init__(self) -> None:
@@ -102,6 +111,9 @@ class TrainingConfig(YamlConfig):
             raise ValueError(f"targets must be a non-empty list of {list(TARGET_GROUPS)}, got {list(self.targets)}")
         if not self.groups:
             raise ValueError("groups must name at least one subject group to train on")
+        if self.moment_scaling not in MOMENT_SCALINGS:
+            raise ValueError(f"moment_scaling must be one of {list(MOMENT_SCALINGS)} (Nm/kg, or Nm/kg per metre of "
+                             f"body height), got {self.moment_scaling!r}")
         for name in ("window_frames", "window_stride_frames"):
             if getattr(self.segmentation, name) < 1:
                 raise ValueError(f"segmentation.{name} must be at least 1, got {getattr(self.segmentation, name)}")

@@ -135,7 +135,7 @@ def subject_scores(checkpoint_path: Path, table: pd.DataFrame, subjects: Sequenc
         raise ValueError(f"subject(s) {', '.join(missing)} have no label rows to score")
     names = checkpoint.target_names
     segments = segment_table(rows, list(checkpoint.input_names), names, checkpoint.segmentation)
-    predicted = predict_segments(model, checkpoint, segments.inputs)
+    predicted = predict_segments(model, checkpoint, segments.inputs, segments.height_m)
     long = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names,
                                        known=segments.target_known)
     records = []

@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from gait2hip.core.atomic import write_atomically, write_json_atomically
+from gait2hip.surrogate.body_size import trial_heights_m
 from gait2hip.surrogate.checkpoint import Checkpoint, load_checkpoint
 from gait2hip.surrogate.dataset import TARGET_UNITS, load_dataset
 from gait2hip.surrogate.inference import predict_segments
@@ -46,7 +47,9 @@ def evaluate_on(model: torch.nn.Module, checkpoint: Checkpoint, table: pd.DataFr
     """Segment ``table`` like the training data, predict, and compute the metrics."""
     names = checkpoint.target_names
     segments = segment_table(table, list(checkpoint.input_names), names, checkpoint.segmentation)
-    predicted = predict_segments(model, checkpoint, segments.inputs)
+    if checkpoint.training_config.moment_scaling != "mass":
+        trial_heights_m(table, name)             # every trial has one plausible height, or a clear error
+    predicted = predict_segments(model, checkpoint, segments.inputs, segments.height_m)
     known = segments.target_known
     long = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names, segments.cadence, known)
     by_subject = per_subject_channel_metrics(segments.targets, predicted, segments.subject, names, known=known)

@@ -94,7 +94,7 @@ def read_starting_point(config: TrainingConfig) -> StartingPoint:
     CheckpointError
         The file is missing or not a readable checkpoint.
     ConfigError
-        ``model``, ``model_config`` or ``targets`` differ from the checkpoint's.
+        ``model``, ``model_config``, ``targets`` or ``moment_scaling`` differ from the checkpoint's.
     """
     if config.init_checkpoint is None:
         raise ValueError("read_starting_point needs a config with init_checkpoint set")
@@ -102,7 +102,9 @@ def read_starting_point(config: TrainingConfig) -> StartingPoint:
     checkpoint = read_checkpoint(path)
     for key, own, theirs in (("model", config.model, checkpoint.model),
                              ("model_config", config.model_config, checkpoint.model_config),
-                             ("targets", tuple(config.targets), tuple(checkpoint.target_groups))):
+                             ("targets", tuple(config.targets), tuple(checkpoint.target_groups)),
+                             # The scalers hold the checkpoint's units for the moments.
+                             ("moment_scaling", config.moment_scaling, checkpoint.training_config.moment_scaling)):
         if own != theirs:
             raise ConfigError(f"init_checkpoint {path}: its {key} is {theirs!r}, the config's is {own!r}; a fine-tune "
                               f"continues the checkpoint's network, so the two must be the same")

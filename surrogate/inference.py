@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gait2hip.surrogate.body_size import to_label_units
 from gait2hip.surrogate.checkpoint import Checkpoint, load_checkpoint
 from gait2hip.surrogate.segmentation import CYCLE_POINTS, resample_to_points
 
@@ -26,26 +27,34 @@ class SequenceInputError(ValueError):
     """The sequence cannot be cut the way the model was trained (no heel strikes, too short)."""
 
 
-def predict_segments(model: torch.nn.Module, checkpoint: Checkpoint, inputs_deg: np.ndarray) -> np.ndarray:
+def predict_segments(model: torch.nn.Module, checkpoint: Checkpoint, inputs_deg: np.ndarray,
+                     body_height_m: float | np.ndarray | None = None) -> np.ndarray:
     """``(n, time, n_inputs)`` degrees → ``(n, time, n_targets)`` in label units (N/kg, Nm/kg).
 
     ``checkpoint`` supplies the standardisation and which targets are forces. Muscle forces
     are clipped at 0 N/kg: a muscle only pulls (static optimization's forces are never
-    negative), whatever the regression says.
+    negative), whatever the regression says. ``body_height_m`` (m; one value, or ``(n,)``
+    one per sample) is needed by a checkpoint trained with ``moment_scaling: mass_height``,
+    whose moments are per metre of height (:mod:`gait2hip.surrogate.body_size`), and unused
+    otherwise.
     """
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     with torch.inference_mode():
         standardised = torch.tensor(checkpoint.input_scaler.transform(inputs_deg), dtype=torch.float32, device=device)
         output = model(standardised).cpu().numpy()
-    predicted = checkpoint.target_scaler.inverse(output)
+    scaling = checkpoint.training_config.moment_scaling
+    heights = None if body_height_m is None else np.broadcast_to(np.asarray(body_height_m, dtype=float),
+                                                                  (len(inputs_deg),))
+    predicted = to_label_units(checkpoint.target_scaler.inverse(output), checkpoint.target_names, scaling, heights)
     forces = checkpoint.force_mask
     predicted[..., forces] = np.maximum(predicted[..., forces], 0.0)
     return predicted
 
 
 def predict_sequence(model: torch.nn.Module, checkpoint: Checkpoint, angles_deg: np.ndarray,
-                     right_heel_strike_frames: np.ndarray | None = None) -> np.ndarray:
+                     right_heel_strike_frames: np.ndarray | None = None,
+                     body_height_m: float | None = None) -> np.ndarray:
     """Predict every target for one trial.
 
     Parameters
@@ -55,6 +64,8 @@ def predict_sequence(model: torch.nn.Module, checkpoint: Checkpoint, angles_deg:
         the rate the labels had (100 Hz for the pipeline's labels).
     right_heel_strike_frames
         Frame indices of right heel strikes; required for cycle-trained models.
+    body_height_m
+        The subject's height (m); required for a model trained with ``moment_scaling: mass_height``.
 
     Returns
     -------
@@ -74,7 +85,7 @@ def predict_sequence(model: torch.nn.Module, checkpoint: Checkpoint, angles_deg:
     else:
         spans = _window_spans(n_frames, segmentation.window_frames, segmentation.window_stride_frames)
         inputs = np.stack([angles_deg[a:b + 1] for a, b in spans])
-    predicted = predict_segments(model, checkpoint, inputs)          # (n_segments, time, n_targets)
+    predicted = predict_segments(model, checkpoint, inputs, body_height_m)   # (n_segments, time, n_targets)
     total, count = np.zeros((n_frames, n_targets)), np.zeros((n_frames, 1))
     for (a, b), values in zip(spans, predicted):
         total[a:b + 1] += resample_to_points(values, b - a + 1)
@@ -83,12 +94,12 @@ def predict_sequence(model: torch.nn.Module, checkpoint: Checkpoint, angles_deg:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def predict_angles(checkpoint: Path, angles: pd.DataFrame,
-                   right_heel_strike_frames: np.ndarray | None = None) -> pd.DataFrame:
+def predict_angles(checkpoint: Path, angles: pd.DataFrame, right_heel_strike_frames: np.ndarray | None = None,
+                   body_height_m: float | None = None) -> pd.DataFrame:
     """Predict every target for one trial's angles (degrees) held in ``angles``; see :func:`predict_sequence`."""
     model, loaded = load_checkpoint(checkpoint)
     predicted = predict_sequence(model, loaded, angles[list(loaded.input_names)].to_numpy(float),
-                                 right_heel_strike_frames)
+                                 right_heel_strike_frames, body_height_m)
     result = pd.DataFrame(predicted, columns=loaded.target_names)
     if "time" in angles:
         result.insert(0, "time", angles["time"].to_numpy())

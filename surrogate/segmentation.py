@@ -85,6 +85,9 @@ class Segments:
         ``(n,)`` metadata of each sample.
     dropped_subjects
         The subject of every sample ``invalid_frames: drop`` removed (one entry per sample).
+    height_m
+        ``(n,)`` body height (m) of each sample's subject, from the table's ``height_m``
+        column; NaN where the table has none (:mod:`gait2hip.surrogate.body_size`).
     """
 
     inputs: np.ndarray
@@ -94,6 +97,11 @@ class Segments:
     cadence: np.ndarray
     trial: np.ndarray
     dropped_subjects: np.ndarray = field(default_factory=lambda: np.array([], dtype=str))
+    height_m: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.height_m is None:
+            object.__setattr__(self, "height_m", np.full(len(self.subject), np.nan))
 
     @property
     def n_masked_points(self) -> int:
@@ -108,7 +116,7 @@ class Segments:
         """The samples where ``mask`` (``(n,)`` bool) is True; dropped samples of the chosen subjects stay counted."""
         dropped = self.dropped_subjects[np.isin(self.dropped_subjects, self.subject[mask])]
         return Segments(self.inputs[mask], self.targets[mask], self.target_known[mask], self.subject[mask],
-                        self.cadence[mask], self.trial[mask], dropped)
+                        self.cadence[mask], self.trial[mask], dropped, self.height_m[mask])
 
 
 def heel_strikes(stance: np.ndarray) -> np.ndarray:
@@ -170,7 +178,7 @@ def segment_table(table: pd.DataFrame, inputs: list[str], targets: list[str], co
         Unknown target points are NaN and False in ``target_known``; with ``invalid_frames:
         drop`` no sample holds one.
     """
-    samples_in, samples_out, samples_known, subjects, cadences, trials = [], [], [], [], [], []
+    samples_in, samples_out, samples_known, subjects, cadences, trials, heights = [], [], [], [], [], [], []
     for (subject, trial), rows in table.groupby(["subject", "trial"], sort=True):
         x, y = rows[inputs].to_numpy(float), rows[targets].to_numpy(float)
         known = known_frames(rows, targets, f"subject={subject}/{trial}")
@@ -190,6 +198,7 @@ def segment_table(table: pd.DataFrame, inputs: list[str], targets: list[str], co
             subjects.append(subject)
             cadences.append(rows["cadence_condition"].iloc[0] if "cadence_condition" in rows else "unknown")
             trials.append(trial)
+            heights.append(float(rows["height_m"].iloc[0]) if "height_m" in rows else np.nan)
     if not samples_in:
         raise ValueError("no sample could be cut from the dataset (trials shorter than one window?)")
     lengths = {s.shape[0] for s in samples_in}
@@ -199,7 +208,7 @@ def segment_table(table: pd.DataFrame, inputs: list[str], targets: list[str], co
         samples_known = [resample_known_to_points(k, CYCLE_POINTS) for k in samples_known]
     known = np.stack(samples_known)
     segments = Segments(np.stack(samples_in), np.where(known, np.stack(samples_out), np.nan), known,
-                        np.array(subjects), np.array(cadences), np.array(trials))
+                        np.array(subjects), np.array(cadences), np.array(trials), height_m=np.array(heights))
     return drop_unknown(segments) if config.invalid_frames == "drop" else segments
 
 
@@ -221,7 +230,8 @@ def drop_unknown(segments: Segments) -> Segments:
               int((~whole).sum()), len(whole))
     kept = segments.select(whole)
     dropped = np.concatenate([segments.dropped_subjects, segments.subject[~whole]])
-    return Segments(kept.inputs, kept.targets, kept.target_known, kept.subject, kept.cadence, kept.trial, dropped)
+    return Segments(kept.inputs, kept.targets, kept.target_known, kept.subject, kept.cadence, kept.trial, dropped,
+                    kept.height_m)
 
 
 def _cycles(rows: pd.DataFrame, x: np.ndarray, y: np.ndarray,

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from gait2hip.core.atomic import write_atomically, write_json_atomically
 from gait2hip.core.errors import CheckpointError, InputDataError
 from gait2hip.surrogate.augmentation import MIRRORED_TRIAL_SUFFIX, mirror_sides
+from gait2hip.surrogate.body_size import in_learned_units, trial_heights_m
 from gait2hip.surrogate.checkpoint import Checkpoint, FineTuneOrigin, TrainingState, read_checkpoint, save_checkpoint
 from gait2hip.surrogate.config import TrainingConfig
 from gait2hip.surrogate.cross_validation import check_split
@@ -156,9 +157,12 @@ def prepare_data(config: TrainingConfig, dataset_dir: Path, train_subjects: Sequ
         mirrored = mirror_sides(table[table["subject"].isin(split.train)])
         table = pd.concat([table, mirrored.assign(trial=mirrored["trial"] + MIRRORED_TRIAL_SUFFIX)],
                           ignore_index=True)
+    if config.moment_scaling != "mass":
+        trial_heights_m(table, dataset_dir)      # every trial has one plausible height, or a clear error
     segments = segment_table(table, list(channels.inputs), channels.target_names, config.segmentation)
-    train = segments.select(np.isin(segments.subject, split.train))
-    validation = segments.select(np.isin(segments.subject, split.validation))
+    names, scaling = channels.target_names, config.moment_scaling
+    train = in_learned_units(segments.select(np.isin(segments.subject, split.train)), names, scaling)
+    validation = in_learned_units(segments.select(np.isin(segments.subject, split.validation)), names, scaling)
     for part, name in ((train, "training"), (validation, "validation")):
         if not part.target_known.any():
             raise InputDataError(dataset_dir, f"the {name} subjects have no segment with a known target point (labels "

@@ -12,6 +12,13 @@ of pressure of the total wrench on the floor (y = 0) follows from M_ext; in doub
 each foot's COP is placed so that the load-weighted mean is that point, then each COP is
 kept inside its foot (heel to toe, ±4 cm across). The free moment about the vertical carries
 the rest of the vertical moment. Whatever clamping removes shows up as a residual moment.
+
+The model has no arms, and a person's plates measure the person's free moment: people swing
+their arms against their legs, and the arms carry most of the legs' angular momentum about the
+vertical (Herr & Popovic 2008, J Exp Biol 211:467; Collins, Adamczyk & Kuo 2009, Proc R Soc B
+276:3679). The free moment the armless model's motion needs is several times what plates
+measure under people; ``arm_swing_share`` of it is left to the arms, which ID on the armless
+model then sees as a pelvis residual moment about the vertical, as it does on measured walks.
 """
 
 from __future__ import annotations
@@ -116,7 +123,7 @@ def wrench_from_momentum(times_s: np.ndarray, sampled: np.ndarray, linear: np.nd
 
 def share_between_feet(times_s: np.ndarray, force: np.ndarray, moment: np.ndarray, stride_time_s: float,
                        stance_fraction: dict[str, float], foot_points: dict[str, tuple[np.ndarray, np.ndarray]],
-                       keep_cop_in_foot: bool = True) -> GroundReactionForces:
+                       keep_cop_in_foot: bool = True, arm_swing_share: float = 0.0) -> GroundReactionForces:
     """Split the total wrench between the feet by contact phase.
 
     ``foot_points[side] = (heel (n, 3), toe (n, 3))`` ground positions that bound the COP when
@@ -124,7 +131,11 @@ def share_between_feet(times_s: np.ndarray, force: np.ndarray, moment: np.ndarra
     the motion exactly, even where the COP leaves the foot. In double support the dynamics fix
     only the load-weighted mean of the two COPs; the split keeps each inside its foot where
     that mean allows it (:func:`_split_inside_feet`), the total wrench unchanged.
+    ``arm_swing_share`` (0–1) of the free moment about the vertical is left to the arms the
+    model lacks (module docstring); forces and centres of pressure are the wrench's either way.
     """
+    if not 0.0 <= arm_swing_share <= 1.0:
+        raise ValueError(f"arm_swing_share must be between 0 and 1, got {arm_swing_share}")
     share_r = right_foot_share(times_s, stride_time_s, stance_fraction)
     shares = {"r": share_r, "l": 1.0 - share_r}
     centre = centre_of_pressure(force, moment)
@@ -140,7 +151,7 @@ def share_between_feet(times_s: np.ndarray, force: np.ndarray, moment: np.ndarra
         lost = np.maximum(lost, shares[side] * np.linalg.norm((pressures[side] - targets[side])[:, [0, 2]], axis=1)
                           * np.abs(force[:, 1]))
     moment_from_forces = sum(np.cross(pressures[side], forces[side]) for side in "rl")
-    free_total = moment[:, 1] - moment_from_forces[:, 1]
+    free_total = (1.0 - arm_swing_share) * (moment[:, 1] - moment_from_forces[:, 1])
     for side in "rl":
         free[side] = np.zeros((len(times_s), 3))
         free[side][:, 1] = shares[side] * free_total

@@ -59,6 +59,12 @@ class TrialSettings:
     GRFs of the motion as a 3rd-order Butterworth run forwards and backwards at that cut-off
     passes it (:func:`synthesize_trial`): for a pipeline that filters the coordinates only
     (``grf.lowpass_cutoff_hz: 0``); the default pipeline would filter those GRFs a second time.
+
+    ``arm_swing_vertical_moment_share`` (0–1) of the free moment about the vertical that the
+    armless model's motion needs is carried by the person's arm swing instead of the plates
+    (:mod:`gait2hip.virtual_lab.ground_reactions`); ID sees it as a pelvis residual moment. At the
+    default the plates' peak free moments come near those measured under people
+    (virtual_lab/README.md, "How a cohort is built"); 0 writes the armless model's own.
     """
 
     marker_rate_hz: float = 100.0
@@ -69,6 +75,12 @@ class TrialSettings:
     grf_noise_n: float = 0.0
     keep_cop_in_foot: bool = True
     analysis_lowpass_hz: float = 0.0
+    arm_swing_vertical_moment_share: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.arm_swing_vertical_moment_share <= 1.0:
+            raise ValueError("recording.arm_swing_vertical_moment_share must be between 0 and 1, got "
+                             f"{self.arm_swing_vertical_moment_share}")
 
 
 @dataclass(frozen=True)
@@ -194,7 +206,8 @@ def synthesize_trial(subject: VirtualSubject, model_path: Path, cadence_steps_pe
                                for point in ("Heel", "Toe.Tip")) for side in "rl"}   # noise-free
     grf = share_between_feet(grf_times - lead_s, CubicSpline(times, force)(grf_times),
                              CubicSpline(times, moment)(grf_times), stride_time_s, stance_fraction, foot_points,
-                             keep_cop_in_foot=settings.keep_cop_in_foot)
+                             keep_cop_in_foot=settings.keep_cop_in_foot,
+                             arm_swing_share=settings.arm_swing_vertical_moment_share)
     cop_outside_m = max(centre_of_pressure_outside_foot_m(grf.centre_of_pressure_m[side], *foot_points[side],
                                                           grf.force_n[side][:, 1]) for side in "rl")
     forces = grf.force_n

@@ -137,9 +137,10 @@ def time_surrogate_on_trials(model: torch.nn.Module, checkpoint: Checkpoint, tab
         frames = table[(table["subject"] == subject) & (table["trial"] == trial)]
         angles = frames[list(checkpoint.input_names)].to_numpy(float)
         strikes = heel_strikes(frames["stance_r"].to_numpy())
+        height_m = float(frames["height_m"].iloc[0]) if "height_m" in frames else None
 
         def run() -> None:
-            predict_sequence(model, checkpoint, angles, strikes)
+            predict_sequence(model, checkpoint, angles, strikes, height_m)
 
         for _ in range(warm_up):
             run()

@@ -92,3 +92,33 @@ def test_reach_share_ramps_linearly_before_and_after_the_load():
     np.testing.assert_allclose(reached[8:12], 1.0)
     np.testing.assert_allclose(reached[12:17], [0.8, 0.6, 0.4, 0.2, 0.0])
     assert np.all(reached[:4] == 0.0) and np.all(reached[17:] == 0.0)
+
+
+def test_arm_swing_share_takes_its_part_of_the_free_moment_and_leaves_forces_and_cops():
+    from gait2hip.virtual_lab.ground_reactions import share_between_feet
+
+    stride_time_s, stance = 1.0, {"r": 0.6, "l": 0.6}
+    times = np.linspace(0.1, 0.4, 7)                # right single support
+    n = len(times)
+    feet = {"r": (np.tile([0.0, 0.0, 0.1], (n, 1)), np.tile([0.25, 0.0, 0.1], (n, 1))),
+            "l": (np.tile([0.5, 0.0, -0.1], (n, 1)), np.tile([0.75, 0.0, -0.1], (n, 1)))}
+    force = np.tile([30.0, 700.0, -20.0], (n, 1))
+    cop = np.tile([0.1, 0.0, 0.1], (n, 1))
+    vertical_free_nm = 12.0
+    moment = np.cross(cop, force) + np.array([0.0, vertical_free_nm, 0.0])
+    armless = share_between_feet(times, force, moment, stride_time_s, stance, feet)
+    with_arms = share_between_feet(times, force, moment, stride_time_s, stance, feet, arm_swing_share=0.75)
+    np.testing.assert_allclose(armless.free_moment_nm["r"][:, 1], vertical_free_nm, atol=1e-9)
+    np.testing.assert_allclose(with_arms.free_moment_nm["r"][:, 1], 0.25 * vertical_free_nm, atol=1e-9)
+    for side in "rl":
+        np.testing.assert_array_equal(with_arms.force_n[side], armless.force_n[side])
+        np.testing.assert_array_equal(with_arms.centre_of_pressure_m[side], armless.centre_of_pressure_m[side])
+    with pytest.raises(ValueError, match="arm_swing_share"):
+        share_between_feet(times, force, moment, stride_time_s, stance, feet, arm_swing_share=1.5)
+
+
+def test_a_recording_whose_arm_swing_share_is_outside_zero_to_one_is_refused():
+    from gait2hip.virtual_lab.trial import TrialSettings
+
+    with pytest.raises(ValueError, match="arm_swing_vertical_moment_share"):
+        TrialSettings(arm_swing_vertical_moment_share=-0.1)

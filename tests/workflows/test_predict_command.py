@@ -57,3 +57,23 @@ def test_predict_with_a_cycle_model_needs_heel_strikes_and_uses_the_grf(labelled
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "from_grf.csv")
     assert 0 < a["psoas_r_force"].notna().sum() < len(a)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_predict_with_a_height_scaled_model_needs_the_subjects_height(labelled_dataset, tmp_path, caplog):
+    config = dataclasses.replace(TrainingConfig.from_yaml("surrogate/configs/lstm.yaml"), max_epochs=1,
+                                 split_fractions=(0.34, 0.33, 0.33), moment_scaling="mass_height")
+    run = train_from_config(config, labelled_dataset, tmp_path / "run")
+    table = pd.read_parquet(labelled_dataset)
+    csv = tmp_path / "angles.csv"
+    table[table["subject"].astype(str) == "S01"][["time", *ANGLES, "stance_r"]].to_csv(csv, index=False)
+    assert main(["predict", str(run.best_checkpoint), str(csv)]) == 2
+    assert "--height-m" in caplog.text
+    assert main(["predict", str(run.best_checkpoint), str(csv), "--height-m", "170"]) == 2
+    assert "not a body height in metres" in caplog.text
+    for name, height in (("short", "1.2"), ("tall", "1.8")):
+        assert main(["predict", str(run.best_checkpoint), str(csv), "--height-m", height,
+                     "--out", str(tmp_path / name)]) == 0
+    short, tall = pd.read_csv(tmp_path / "short.csv"), pd.read_csv(tmp_path / "tall.csv")
+    np.testing.assert_allclose(tall["hip_flexion_r_moment"], 1.5 * short["hip_flexion_r_moment"], rtol=1e-5)
+    np.testing.assert_allclose(tall["psoas_r_force"], short["psoas_r_force"])
+    assert json.loads((tmp_path / "tall.summary.json").read_text())["body_height_m"] == 1.8

@@ -18,6 +18,9 @@ heel strikes: from --grf (the trial's GRF .mot, right vertical force above 20 N)
 outside whole cycles are left empty. Writes OUT.csv, OUT.sto (OpenSim storage; when OpenSim
 is installed) and OUT.summary.json. Runs without OpenSim on a CSV input with --heel-strikes or
 a `stance_r` column; .mot/.sto input and --grf are read with OpenSim.
+
+A model trained with `moment_scaling: mass_height` (moments per kilogram and metre of body
+height, so that one model serves adults and children) needs the subject's --height-m.
 """
 RATE_HZ = 100.0
 
@@ -30,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grf", type=Path, default=None, metavar="MOT", help="GRF .mot for right heel strikes")
     parser.add_argument("--heel-strikes", default=None, metavar="T1,T2,...",
                         help="right heel-strike times in s, comma-separated")
+    parser.add_argument("--height-m", type=float, default=None, metavar="M",
+                        help="the subject's body height in metres (models trained with moment_scaling: mass_height)")
     parser.add_argument("--out", type=Path, default=None, metavar="PATH",
                         help="output path without extension (default: INPUT's stem + _surrogate)")
     parser.set_defaults(func=run)
@@ -44,12 +49,21 @@ def run(args: argparse.Namespace) -> int:
     from gait2hip.core.atomic import write_atomically, write_json_atomically
     from gait2hip.core.errors import InputDataError
     from gait2hip.core.optional import is_available
+    from gait2hip.surrogate.body_size import PLAUSIBLE_HEIGHT_M
     from gait2hip.surrogate.checkpoint import load_checkpoint
     from gait2hip.surrogate.inference import SequenceInputError, predict_sequence
     from gait2hip.workflows.arguments import check_output_file
     from gait2hip.workflows.prediction_inputs import implausible_angles, read_angles, right_heel_strike_frames
 
     model, checkpoint = load_checkpoint(args.checkpoint)
+    scaling = checkpoint.training_config.moment_scaling
+    if scaling == "mass_height" and args.height_m is None:
+        raise InputDataError(args.checkpoint, "this surrogate predicts hip moments for the subject's size (trained "
+                                              "with moment_scaling: mass_height): give the subject's height, "
+                                              "--height-m M")
+    if args.height_m is not None and not PLAUSIBLE_HEIGHT_M[0] <= args.height_m <= PLAUSIBLE_HEIGHT_M[1]:
+        raise InputDataError(args.checkpoint, f"--height-m {args.height_m:g} is not a body height in metres "
+                                              f"({PLAUSIBLE_HEIGHT_M[0]} to {PLAUSIBLE_HEIGHT_M[1]})")
     out = args.out or args.input.with_name(f"{args.input.stem}_surrogate")
     if out.exists():
         raise InputDataError(out, "--out is the output path without extension (OUT.csv, OUT.sto and "
@@ -67,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if checkpoint.segmentation.mode == "cycles":
         strikes = right_heel_strike_frames(angles, args.input, args.grf, args.heel_strikes)
     try:
-        values = predict_sequence(model, checkpoint, angles[list(checkpoint.input_names)].to_numpy(float), strikes)
+        values = predict_sequence(model, checkpoint, angles[list(checkpoint.input_names)].to_numpy(float), strikes,
+                                  args.height_m)
     except SequenceInputError as error:
         raise InputDataError(args.input, str(error)) from error
     predicted = {"time": angles["time"].to_numpy(), **dict(zip(checkpoint.target_names, values.T))}
@@ -87,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         "kind": "gait2hip.predict", "checkpoint": str(args.checkpoint), "input": str(args.input),
         "frames": len(values), "frames_predicted": int(covered.sum()), "rate_hz": RATE_HZ, "model": checkpoint.model,
         "right_heel_strike_frames": None if strikes is None else [int(s) for s in strikes],
-        "units": {"forces": "N/kg", "moments": "Nm/kg"},
+        "units": {"forces": "N/kg", "moments": "Nm/kg"}, "moment_scaling": scaling, "body_height_m": args.height_m,
         "converted_from_radians": bool(angles.attrs.get("converted_from_radians", False)),
         "resampled_from_hz": angles.attrs.get("resampled_from_hz")})
     print(f"{int(covered.sum())} of {len(values)} frames predicted → {' and '.join(map(str, written))}"
