@@ -94,8 +94,8 @@ def _scaled(values: np.ndarray, target_names, scaling: str, heights_m: np.ndarra
     if heights_m.shape != (len(values),) or not np.all(np.isfinite(heights_m) & (heights_m > 0)):
         raise ValueError(f"body heights must be {len(values)} positive values in metres (one per sample), "
                          f"got shape {heights_m.shape}")
-    factor = np.ones(values.shape[:1] + (1,) * (values.ndim - 2) + values.shape[-1:])
+    per_sample = heights_m.reshape((-1,) + (1,) * (values.ndim - 1))    # (n, 1, 1) against (n, time, k)
     moments = moment_channels(target_names)
-    per_sample = (1.0 / heights_m if divide else heights_m).reshape((-1,) + (1,) * (values.ndim - 1))
-    factor = np.where(moments, per_sample, factor)
-    return values * factor
+    scaled = values.astype(float)
+    scaled[..., moments] = values[..., moments] / per_sample if divide else values[..., moments] * per_sample
+    return scaled

@@ -64,7 +64,7 @@ class TrialSettings:
     armless model's motion needs is carried by the person's arm swing instead of the plates
     (:mod:`gait2hip.virtual_lab.ground_reactions`); ID sees it as a pelvis residual moment. At the
     default the plates' peak free moments come near those measured under people
-    (virtual_lab/README.md, "How a cohort is built"); 0 writes the armless model's own.
+    (virtual_lab/README.md, "Calibration against measured gait"); 0 writes the armless model's own.
     """
 
     marker_rate_hz: float = 100.0
