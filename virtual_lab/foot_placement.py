@@ -161,13 +161,43 @@ def plant_feet(template_positions_m: np.ndarray, neutral_positions_m: np.ndarray
             footprints[reach] = _rolled_foot(neutral, heading, pitch[reach], floor_heel_height_m) + offset
             flat[run] = (_rolled_foot(neutral, heading, np.zeros(1), floor_heel_height_m)[0, :2] + offset) * [1.0, 0.0, 1.0]
         flat_footprints["rl"[side_index]] = flat
-        # In swing the foot follows the template's path moved out by as much as its footprints.
+        # In swing the foot follows the template's path moved out by as much as its footprints,
+        # leaving each footprint from where it is.
         swing = template.copy()
         swing[..., 2] += outward_m if side_index == 0 else -outward_m
+        swing = _leave_footprints(swing, footprints, stances)
         positions[:, columns] = reached[:, None, None] * footprints + (1.0 - reached[:, None, None]) * swing
         positions[:, columns, 1] = planted[:, None] * footprints[..., 1] + (1.0 - planted[:, None]) * template[..., 1]
         weights[:, columns] = (SWING_FOOT_WEIGHT + reached * (STANCE_FOOT_WEIGHT - SWING_FOOT_WEIGHT))[:, None]
     return MarkerTargets(target_marker_names(), positions, weights, flat_footprints)
+
+
+def _leave_footprints(swing_m: np.ndarray, footprints_m: np.ndarray, stances: list[np.ndarray]) -> np.ndarray:
+    """Swing path ``(n_frames, n_foot_markers, 3)`` m that leaves each footprint from the footprint.
+
+    The template's foot slides backwards through its stance: at toe-off it lies 5–18 cm behind
+    the footprint the stance was planted on (gait2hip48 at 130 steps/min). Blended straight back
+    onto the template's path, the swing targets first moved backwards, 4–7 cm in the first
+    50 ms of swing, and the thigh was pulled back before the hip flexors whipped it forward: a
+    hip flexion moment of ~2 Nm/kg in early swing and the hip-reserve QC failures at fast
+    cadences. Here the horizontal offset from the template's path to the footprint at the
+    stance's last loaded frame is carried into the swing that follows, fading (smoothstep) to
+    nothing at the next stance of the same foot, so the swing foot starts forwards from where
+    it stood. ``footprints_m`` holds the footprint's marker positions on every frame of
+    ``stances`` (index runs of the foot's loaded frames); heights are left to the template.
+    """
+    moved = swing_m.copy()
+    for number, run in enumerate(stances):
+        end = run[-1]
+        stop = stances[number + 1][0] if number + 1 < len(stances) else len(swing_m)
+        gap = np.arange(end + 1, stop)
+        if gap.size == 0:
+            continue
+        offset = footprints_m[end] - swing_m[end]   # (n_foot_markers, 3)
+        offset[:, 1] = 0.0
+        fade = 1.0 - _smoothstep((gap - end) / float(stop - end))
+        moved[gap] += fade[:, None, None] * offset
+    return moved
 
 
 def reach_share(share: np.ndarray, lead_frames: int, lag_frames: int) -> np.ndarray:

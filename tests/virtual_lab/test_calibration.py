@@ -85,3 +85,53 @@ def test_without_a_step_width_the_footprints_stay_where_the_template_puts_them()
     targets = plant_feet(template, neutral, right_share, 0.04, 0.01)
     width = np.nanmean(targets.footprints_m["r"][:, 0, 2]) - np.nanmean(targets.footprints_m["l"][:, 0, 2])
     assert width == pytest.approx(0.01, abs=1e-3)
+
+
+def _feet_sliding_back_in_stance(n_frames: int = 400, slide_m_per_s: float = 0.3):
+    """Template marker paths of feet that slide backwards through each stance, as gait2392's do.
+
+    Each stance of a foot is centred on a footprint 1.2 m × stride apart from the last and
+    slides back at ``slide_m_per_s``; each swing goes from where the stance ended to where the
+    next begins (smoothstep in time). Returns the template, neutral markers and the right load share.
+    """
+    time_s = np.arange(n_frames) * 0.01
+    right_share = np.clip(np.cos(2 * np.pi * time_s / STRIDE_S) * 3.0 + 0.5, 0.0, 1.0)
+    half_stance_s = 0.2766 * STRIDE_S      # cos(2π φ) · 3 + 0.5 > 0 for |φ| < 0.2766
+    foot = np.array([[0.0, 0.04, 0.0], [0.25, 0.02, 0.0], [0.10, 0.03, 0.04]])   # heel, toe tip, lateral
+
+    def foot_x(lag_s: float) -> np.ndarray:
+        nearest = np.round((time_s - lag_s) / STRIDE_S)          # the stance this frame belongs to or follows
+        from_middle = time_s - lag_s - nearest * STRIDE_S
+        in_stance = np.abs(from_middle) <= half_stance_s
+        stance_x = 1.2 * STRIDE_S * nearest - slide_m_per_s * from_middle
+        after = from_middle > 0
+        start = np.where(after, nearest, nearest - 1)
+        swing_time = STRIDE_S - 2 * half_stance_s
+        progress = np.clip((time_s - lag_s - start * STRIDE_S - half_stance_s) / swing_time, 0.0, 1.0)
+        off_x = 1.2 * STRIDE_S * start - slide_m_per_s * half_stance_s
+        on_x = 1.2 * STRIDE_S * (start + 1) + slide_m_per_s * half_stance_s
+        swing_x = off_x + (on_x - off_x) * progress * progress * (3.0 - 2.0 * progress)
+        return np.where(in_stance, stance_x, swing_x)
+
+    right = foot[None] + np.stack([foot_x(0.0), np.zeros(n_frames), np.full(n_frames, 0.05)], axis=1)[:, None]
+    left_foot = foot * [1.0, 1.0, -1.0]
+    left = left_foot[None] + np.stack([foot_x(0.5 * STRIDE_S), np.zeros(n_frames), np.full(n_frames, -0.05)],
+                                      axis=1)[:, None]
+    progression = np.stack([time_s * 1.2, np.full(n_frames, 0.9), np.zeros(n_frames)], axis=1)[:, None]
+    pelvis = np.zeros((n_frames, len(PELVIS_MARKERS), 3)) + progression
+    template = np.concatenate([right, left, pelvis], axis=1)
+    neutral = np.concatenate([foot, left_foot, np.zeros((len(PELVIS_MARKERS), 3))])
+    return template, neutral, right_share
+
+
+def test_a_swing_foot_leaves_its_footprint_forwards_when_the_template_foot_trails_behind_it():
+    template, neutral, right_share = _feet_sliding_back_in_stance()
+    targets = plant_feet(template, neutral, right_share, 0.04, 0.01)
+    heel_x = targets.positions_m[:, 0, 0]
+    toe_offs = np.flatnonzero((right_share[:-1] > 0.0) & (right_share[1:] == 0.0))
+    assert len(toe_offs) >= 3
+    for toe_off in toe_offs[1:]:   # the first stance starts before the first frame
+        # The template heel is 9 cm behind the footprint at toe-off and still sliding back.
+        assert template[toe_off, 0, 0] < targets.footprints_m["r"][toe_off, 0, 0] - 0.05
+        early_swing = heel_x[toe_off:toe_off + 15]
+        assert np.min(np.diff(early_swing)) > -1e-4, "the swing heel target moves backwards after toe-off"
