@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import opensim
 import pandas as pd
-import yaml
 from scipy.interpolate import CubicSpline
 
-GRAVITY_M_PER_S2 = 9.81
+from gait2hip.pipeline.subject import STANDARD_GRAVITY_M_PER_S2
+
 LOWPASS_CUTOFF_HZ = 6.0
 EDGE_S = 0.2
 AXES = {"frontal": 0, "sagittal": 2, "vertical": 1}
@@ -86,7 +86,7 @@ def angular_momentum_rate(model_path: Path, coordinates_path: Path) -> tuple[np.
             orbit = body.getMass() * np.cross(position - com, velocity - com_velocity)
             group = momentum.setdefault(_group(body.getName()), np.zeros((len(times), 3)))
             group[row] += spin + orbit
-    return times, {group: CubicSpline(times, values_).derivative()(times) for group, values_ in momentum.items()}
+    return times, {group: CubicSpline(times, series).derivative()(times) for group, series in momentum.items()}
 
 
 def trial_figures(labels: Path, subject: str, trial: str) -> dict[str, dict[str, float]] | None:
@@ -105,7 +105,7 @@ def trial_figures(labels: Path, subject: str, trial: str) -> dict[str, dict[str,
     for axis_name, axis in AXES.items():
         peak = float(np.max(np.abs(total[inside, axis])))
         figures[axis_name] = {"peak_nm": peak,
-                              "peak_per_mille_bw_height": 1000 * peak / (mass_kg * GRAVITY_M_PER_S2 * height_m),
+                              "peak_per_mille_bw_height": 1000 * peak / (mass_kg * STANDARD_GRAVITY_M_PER_S2 * height_m),
                               **{f"{group}_nm": float(np.max(np.abs(rate[inside, axis]))) for group, rate in rates.items()}}
     return figures
 
@@ -131,9 +131,6 @@ def main() -> int:
         conditions = _conditions(labels)
         for summary_path in sorted(labels.glob("*/trials/*/summary.json")):
             trial_dir = summary_path.parent
-            summary = json.loads(summary_path.read_text())
-            if summary.get("status") not in ("ok", "warn", "failed"):
-                continue
             figures = trial_figures(labels, trial_dir.parent.parent.name, trial_dir.name)
             if figures is None:
                 continue
@@ -152,8 +149,7 @@ def main() -> int:
                 print(f"  {axis_name:9s} {median['peak_nm']:6.0f} Nm = {median['peak_per_mille_bw_height']:5.1f} ‰ BW·height"
                       f"   ({groups} Nm)")
     if args.json:
-        args.json.write_text(yaml.safe_dump(report) if args.json.suffix in (".yaml", ".yml")
-                             else json.dumps(report, indent=2) + "\n")
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

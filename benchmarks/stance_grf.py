@@ -26,8 +26,8 @@ import numpy as np
 import yaml
 
 from gait2hip.core.opensim_files import SIDES, grf_identifiers, read_opensim_table
+from gait2hip.pipeline.subject import STANDARD_GRAVITY_M_PER_S2
 
-GRAVITY_M_PER_S2 = 9.81
 # A foot is loaded above this share of body weight: well above plate noise, below heel-strike loads.
 LOADED_SHARE_OF_BODY_WEIGHT = 0.02
 SHORTEST_STANCE_S = 0.2
@@ -42,7 +42,7 @@ def stance_profiles(cohort: Path) -> dict[str, list[dict[str, np.ndarray]]]:
     for grf_path in sorted(cohort.glob("*/trials/*/grf.mot")):
         trial_dir = grf_path.parent
         body_weight_n = float(yaml.safe_load((trial_dir.parent.parent / "subject.yaml").read_text())["mass_kg"]) \
-            * GRAVITY_M_PER_S2
+            * STANDARD_GRAVITY_M_PER_S2
         trial_yaml = trial_dir / "trial.yaml"
         condition = (yaml.safe_load(trial_yaml.read_text()) or {}).get("cadence_condition") if trial_yaml.exists() else None
         table = read_opensim_table(grf_path)

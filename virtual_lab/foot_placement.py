@@ -9,6 +9,8 @@ heel marker (toe up) or the toe-tip marker (heel up), so the pivot stays on the 
 standing height. Around the stance edges the targets blend smoothly back into the template's
 swing path: horizontally (and in weight) from a little before the foot takes load to a little
 after it has none left (:data:`REACH_LEAD_S`, :data:`REACH_LAG_S`), vertically with the load share.
+A swing leaves its footprint from the footprint, the offset to the template's path fading over
+the swing (:func:`_leave_footprints`).
 """
 
 from __future__ import annotations
