@@ -28,7 +28,10 @@ FIRST_FRAME, N_FRAMES = 40, 40
 # Worst |batched − OpenSim| per column, % of OpenSim's peak |force| of that column.
 AGREEMENT_DEFAULT_TOLERANCE_PCT = 2.0
 AGREEMENT_TIGHT_TOLERANCE_PCT = 0.1
-TIGHT_CONVERGENCE = 1e-8
+# OpenSim's optimizer tolerance for the tight reference. At 1e-8 it can stop short on a near-silent
+# reserve (mtp, 0.2 % of its 0.02 peak on one frame of the synthetic walk) where 1e-11 lands on the
+# batched solution; 1e-9 converges on every frame of the window.
+TIGHT_CONVERGENCE = 1e-9
 MOMENT_ARM_TOLERANCE_M = 1e-9
 # |τ − InverseDynamicsSolver's τ| relative to the frame's largest |τ|.
 INVERSE_DYNAMICS_TOLERANCE = 1e-9
