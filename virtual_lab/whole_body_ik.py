@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import opensim
 from scipy.interpolate import CubicSpline
+from scipy.spatial.transform import Rotation
 
 from gait2hip.core.opensim_files import marker_table
 from gait2hip.virtual_lab.foot_placement import MarkerTargets
@@ -52,8 +53,14 @@ COORDINATE_WEIGHT = 1e-3
 PELVIS_ROTATION_WEIGHT = 1e-2
 # The subtalar and MTP joints are held at 0 (as in the template).
 HELD_COORDINATES = ("subtalar_angle_r", "subtalar_angle_l", "mtp_angle_r", "mtp_angle_l")
-# No target marker is on the torso, so the lumbar joint is left out of the IK (kept at the template).
+# No target marker is on the torso, so the lumbar joint is left out of the IK (kept at the template);
+# :func:`solve_band_limited` then turns it back by the IK's pelvis rotation correction
+# (:func:`keep_torso_in_room`).
 TEMPLATE_ONLY_COORDINATES = ("lumbar_extension", "lumbar_bending", "lumbar_rotation")
+# gait2392's pelvis rotations and the lumbar rotations about the same axes, in the order both
+# joints turn (:func:`keep_torso_in_room`).
+TORSO_COUNTER_ROTATIONS = (("pelvis_tilt", "lumbar_extension"), ("pelvis_list", "lumbar_bending"),
+                           ("pelvis_rotation", "lumbar_rotation"))
 
 
 def solve_whole_body_opensim(model_path: Path, times_s: np.ndarray, targets: MarkerTargets,
@@ -147,15 +154,46 @@ def solve_band_limited(model: opensim.Model, times_s: np.ndarray, targets: Marke
 
     positions = targets.positions_m.copy()
     basis = filtered_basis(times_s, band_limit, knot_spacing_s or KNOT_SPACING_S) if n_passes > 1 else None
-    solution = {name: band_limit(values) for name, values in
-                solve_whole_body(model, times_s, targets, template_coordinates).items()}
+    solution = keep_torso_in_room({name: band_limit(values) for name, values in
+                                   solve_whole_body(model, times_s, targets, template_coordinates).items()},
+                                  template_coordinates)
     for _ in range(n_passes - 1):
         linearised = linearise(model, times_s, solution, targets.names, with_wrench=shift is not None)
         if shift is not None:
             positions += shift_share[..., None] * shift(linearised.wrench)[:, None, :]
         moved = MarkerTargets(targets.names, positions.copy(), targets.weights, targets.footprints_m)
-        solution = refine_in_band(linearised, moved, template_coordinates, basis)
+        solution = keep_torso_in_room(refine_in_band(linearised, moved, template_coordinates, basis),
+                                      template_coordinates)
     return solution
+
+
+def keep_torso_in_room(solution: dict[str, np.ndarray], template_coordinates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``solution`` with the lumbar joint turned back by the IK's pelvis rotation correction.
+
+    The IK turns the pelvis away from the template to plant the feet. With the lumbar joint at
+    the template the torso, about half the body's mass, turned with it, faster than people
+    turn theirs (they hold the trunk steady in space), and the angular momentum it threw about
+    the centre of mass was what the balance correction then cancelled by accelerating the
+    centre of mass sideways (virtual_lab/README.md, "Calibration against measured gait").
+    Here the lumbar angles are those that give the torso the template's orientation in the
+    room on top of the solved pelvis. gait2392's pelvis and back joints both turn about Z
+    (tilt, extension), then X (list, bending), then Y (rotation) of frames aligned with the
+    pelvis, so the torso's orientation is R_pelvis · R_lumbar and the lumbar rotation is
+    R_pelvis,solvedᵀ · R_pelvis,template · R_lumbar,template. Name → ``(n_frames,)`` rad;
+    returns a new dict, other coordinates unchanged.
+    """
+    pelvis = [name for name, _ in TORSO_COUNTER_ROTATIONS]
+    lumbar = [name for _, name in TORSO_COUNTER_ROTATIONS]
+    if not all(name in solution and name in template_coordinates for name in pelvis + lumbar):
+        return dict(solution)
+    def turned(coordinates: dict[str, np.ndarray], names: list[str]) -> Rotation:
+        return Rotation.from_euler("ZXY", np.column_stack([coordinates[name] for name in names]))
+    held_lumbar = (turned(solution, pelvis).inv() * turned(template_coordinates, pelvis)
+                   * turned(template_coordinates, lumbar)).as_euler("ZXY")
+    held = dict(solution)
+    for column, name in enumerate(lumbar):
+        held[name] = held_lumbar[:, column]
+    return held
 
 
 def solve_whole_body(model: opensim.Model, times_s: np.ndarray, targets: MarkerTargets,

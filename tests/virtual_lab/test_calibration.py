@@ -135,3 +135,45 @@ def test_a_swing_foot_leaves_its_footprint_forwards_when_the_template_foot_trail
         assert template[toe_off, 0, 0] < targets.footprints_m["r"][toe_off, 0, 0] - 0.05
         early_swing = heel_x[toe_off:toe_off + 15]
         assert np.min(np.diff(early_swing)) > -1e-4, "the swing heel target moves backwards after toe-off"
+
+
+def _torso_rotation_in_ground(model, state, pose: dict[str, float]) -> np.ndarray:
+    """``(3, 3)`` rotation of gait2392's torso in the ground at ``pose`` (name → rad)."""
+    coordinates = model.getCoordinateSet()
+    for index in range(coordinates.getSize()):
+        coordinates.get(index).setValue(state, 0.0, False)
+    for name, value in pose.items():
+        coordinates.get(name).setValue(state, value, False)
+    model.realizePosition(state)
+    rotation = model.getBodySet().get("torso").getTransformInGround(state).R()
+    return np.array([[rotation.get(i, j) for j in range(3)] for i in range(3)])
+
+
+def _angle_between_deg(first: np.ndarray, second: np.ndarray) -> float:
+    cosine = (np.trace(first.T @ second) - 1.0) / 2.0
+    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+
+
+def test_the_torso_keeps_its_template_orientation_when_the_ik_turns_the_pelvis():
+    import opensim
+
+    from gait2hip.opensim_models import model_path
+    from gait2hip.virtual_lab.whole_body_ik import keep_torso_in_room
+
+    model = opensim.Model(str(model_path("gait2392")))
+    state = model.initSystem()
+    template = {"pelvis_tilt": np.radians([8.0, -4.0]), "pelvis_list": np.radians([3.0, -5.0]),
+                "pelvis_rotation": np.radians([-6.0, 4.0]), "lumbar_extension": np.radians([-10.0, -2.0]),
+                "lumbar_bending": np.radians([-2.0, 4.0]), "lumbar_rotation": np.radians([5.0, -3.0])}
+    # The IK turned the pelvis by up to 3° about each axis (lumbar still at the template).
+    solved = dict(template, pelvis_tilt=template["pelvis_tilt"] + np.radians([3.0, -2.0]),
+                  pelvis_list=template["pelvis_list"] + np.radians([-3.0, 2.5]),
+                  pelvis_rotation=template["pelvis_rotation"] + np.radians([2.0, 3.0]))
+    held = keep_torso_in_room(solved, template)
+    np.testing.assert_array_equal(held["pelvis_list"], solved["pelvis_list"])
+    for frame in range(2):
+        wanted = _torso_rotation_in_ground(model, state, {name: values[frame] for name, values in template.items()})
+        turned = _torso_rotation_in_ground(model, state, {name: values[frame] for name, values in solved.items()})
+        kept = _torso_rotation_in_ground(model, state, {name: values[frame] for name, values in held.items()})
+        assert _angle_between_deg(turned, wanted) > 3.0
+        assert _angle_between_deg(kept, wanted) < 1e-4
