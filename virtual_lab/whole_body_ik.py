@@ -180,12 +180,14 @@ def keep_torso_in_room(solution: dict[str, np.ndarray], template_coordinates: di
     (tilt, extension), then X (list, bending), then Y (rotation) of frames aligned with the
     pelvis, so the torso's orientation is R_pelvis · R_lumbar and the lumbar rotation is
     R_pelvis,solvedᵀ · R_pelvis,template · R_lumbar,template. Name → ``(n_frames,)`` rad;
-    returns a new dict, other coordinates unchanged.
+    returns a new dict, other coordinates unchanged (all of them when the solution or the
+    template lacks one of the six coordinates of :data:`TORSO_COUNTER_ROTATIONS`).
     """
     pelvis = [name for name, _ in TORSO_COUNTER_ROTATIONS]
     lumbar = [name for _, name in TORSO_COUNTER_ROTATIONS]
     if not all(name in solution and name in template_coordinates for name in pelvis + lumbar):
         return dict(solution)
+
     def turned(coordinates: dict[str, np.ndarray], names: list[str]) -> Rotation:
         return Rotation.from_euler("ZXY", np.column_stack([coordinates[name] for name in names]))
     held_lumbar = (turned(solution, pelvis).inv() * turned(template_coordinates, pelvis)
