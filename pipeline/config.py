@@ -233,12 +233,28 @@ class GRFConfig:
         return coordinate_cutoff_hz if self.lowpass_cutoff_hz is None else self.lowpass_cutoff_hz
 
 
+# scale.muscle_strength: the generic model's muscle forces, or scaled with the subject's muscle volume.
+MUSCLE_STRENGTH_RULES = ("generic", "muscle_volume")
+
+
 @dataclass(frozen=True)
 class ScaleConfig:
-    """ScaleTool settings. ``static_time_range_s`` None uses the whole static trial."""
+    """ScaleTool settings. ``static_time_range_s`` None uses the whole static trial.
+
+    ``muscle_strength``: ``"generic"`` leaves every muscle's maximum isometric force at the
+    generic model's (OpenSim's ScaleTool); ``"muscle_volume"`` scales it with the subject's
+    muscle volume (gait2hip.pipeline.muscle_strength; needs ``generic_height_m`` in the model's
+    ``model.yaml``).
+    """
 
     preserve_mass_distribution: bool = True
     static_time_range_s: tuple[float, float] | None = None
+    muscle_strength: str = "generic"
+
+    def __post_init__(self) -> None:
+        if self.muscle_strength not in MUSCLE_STRENGTH_RULES:
+            raise ValueError(f"scale.muscle_strength must be one of {list(MUSCLE_STRENGTH_RULES)}, "
+                             f"got {self.muscle_strength!r}")
 
 
 @dataclass(frozen=True)

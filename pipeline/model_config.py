@@ -81,6 +81,9 @@ class ModelConfig:
     technical_markers
         Markers of the marker set that mark no bony landmark (wands, clusters): the markers
         ``marker_registration`` may move on their bodies to fit the walking trial.
+    generic_height_m
+        Standing height (m) of the subject the generic model represents, for
+        ``scale.muscle_strength: muscle_volume``; None when ``model.yaml`` does not say.
     """
 
     name: str
@@ -99,6 +102,7 @@ class ModelConfig:
     manual_scale_factors: dict[str, tuple[float, float, float]]
     label_signs: dict[str, int] = field(default_factory=dict)
     technical_markers: tuple[str, ...] = ()
+    generic_height_m: float | None = None
 
     def label_sign(self, coordinate: str) -> int:
         """``+1`` or ``-1``: the factor taking ``coordinate``'s model sign to the label convention."""
@@ -150,6 +154,7 @@ class ModelConfig:
                 label_signs=_label_signs(raw.get("label_signs"), tuple(raw["input_coordinates"]) +
                                          tuple(raw["hip_coordinates"]), yaml_path),
                 technical_markers=tuple(str(name) for name in raw.get("technical_markers") or ()),
+                generic_height_m=float(raw["generic_height_m"]) if raw.get("generic_height_m") is not None else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ConfigError(f"{yaml_path}: missing or malformed entry ({error!r})") from error

@@ -20,11 +20,12 @@ import numpy as np
 import opensim
 
 from gait2hip.pipeline.config import PipelineConfig
-from gait2hip.core.errors import InputDataError
+from gait2hip.core.errors import ConfigError, InputDataError
 from gait2hip.core.opensim_files import within
 from gait2hip.pipeline.inverse_kinematics import add_ik_tasks, run_inverse_kinematics
 from gait2hip.pipeline.markers import MarkerTrajectories, check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig, ScaleMeasurement, model_yaml_path
+from gait2hip.pipeline.muscle_strength import scale_muscle_strength
 from gait2hip.pipeline.opensim_log import opensim_output_to, run_tool_from_setup
 from gait2hip.pipeline.subject import SubjectInfo
 
@@ -74,7 +75,7 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     ------
     ConfigError
         If the model's ``model.yaml`` names a body, coordinate or marker the model or its
-        marker set lacks.
+        marker set lacks, or lacks ``generic_height_m`` with ``scale.muscle_strength: muscle_volume``.
     InputDataError
         If the static trial is missing, unreadable, or lacks a marker the scaling uses.
     OpenSimToolError
@@ -82,6 +83,9 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     """
     start = time.perf_counter()
     model_config = ModelConfig.load(config.model)
+    if config.scale.muscle_strength == "muscle_volume" and model_config.generic_height_m is None:
+        raise ConfigError(f"{model_yaml_path(config.model)}: scale.muscle_strength: muscle_volume needs "
+                          "generic_height_m (the height, m, of the subject the generic model represents)")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     with opensim_output_to(out_dir / "logs", "inputs"):
@@ -110,6 +114,10 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     trial_id = f"{subject.subject_id}/static"
     log_path = run_tool_from_setup(opensim.ScaleTool, setup_path, scaled_path, trial_id=trial_id, stage="scale",
                                    log_dir=out_dir / "logs")
+    if config.scale.muscle_strength == "muscle_volume":
+        with opensim_output_to(out_dir / "logs", "muscle_strength"):
+            scale_muscle_strength(scaled_path, model_config.model_path, subject.mass_kg, subject.height_m,
+                                  model_config.generic_height_m)
 
     # Best practice judges scaling by the bony landmarks: the markers of the measurements, at
     # the one pose the scaling and the marker placement saw (the frames' average).

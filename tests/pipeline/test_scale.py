@@ -143,3 +143,58 @@ def test_the_landmark_fit_is_judged_at_the_static_pose_not_on_each_frames_sway(t
 
     assert moving.marker_rms_error_m == pytest.approx(at_rest.marker_rms_error_m, abs=2e-4)
     assert moving.marker_max_error_m == pytest.approx(at_rest.marker_max_error_m, abs=2e-4)
+
+
+def _scaled_and_generic_forces(tmp_path, config: PipelineConfig, subject: SubjectInfo):
+    """``{"scaled" | "generic": {muscle: (max isometric force N, optimal fibre length m)}}`` and the generic mass (kg)."""
+    from gait2hip.opensim_models import model_path
+
+    names, positions = marker_positions(model_with_markers(tmp_path / "big.osim", scale_factor=KNOWN_SCALE),
+                                        {"pelvis_tilt": np.zeros(20)})
+    static = write_trc(tmp_path / "static.trc", names, positions, 100.0, units="mm")
+    result = scale_subject(subject, static, tmp_path / "scale", config)
+    models = {"scaled": opensim.Model(str(result.scaled_model_path)), "generic": opensim.Model(str(model_path("gait2392")))}
+    generic_mass_kg = models["generic"].getTotalMass(models["generic"].initSystem())
+    # Plain numbers: an OpenSim muscle handle does not outlive its model.
+    muscles = {kind: {model.getMuscles().get(i).getName(): (model.getMuscles().get(i).getMaxIsometricForce(),
+                                                            model.getMuscles().get(i).getOptimalFiberLength())
+                      for i in range(model.getMuscles().getSize())} for kind, model in models.items()}
+    return muscles, generic_mass_kg
+
+
+def test_muscle_volume_strength_scales_each_muscle_by_volume_over_fibre_length(tmp_path):
+    from gait2hip.pipeline.config import ScaleConfig
+    from gait2hip.pipeline.muscle_strength import total_muscle_volume_cm3
+
+    subject = SubjectInfo("S04", 95.0, 1.90)
+    muscles, generic_mass_kg = _scaled_and_generic_forces(
+        tmp_path, PipelineConfig(scale=ScaleConfig(muscle_strength="muscle_volume")), subject)
+    ratio = total_muscle_volume_cm3(95.0, 1.90) / total_muscle_volume_cm3(generic_mass_kg, 1.8)
+    assert ratio > 1.2
+    for name in ("glut_med1_r", "rect_fem_l", "psoas_r", "soleus_l"):
+        (scaled_force, scaled_length), (generic_force, generic_length) = muscles["scaled"][name], muscles["generic"][name]
+        assert scaled_length == pytest.approx(KNOWN_SCALE * generic_length, rel=0.03)
+        assert scaled_force == pytest.approx(generic_force * ratio * generic_length / scaled_length, rel=1e-9), name
+
+
+def test_by_default_every_muscle_keeps_the_generic_models_strength(tmp_path):
+    muscles, _ = _scaled_and_generic_forces(tmp_path, PipelineConfig(), SubjectInfo("S05", 95.0, 1.90))
+    for name, (force, _) in muscles["scaled"].items():
+        assert force == muscles["generic"][name][0], name
+
+
+def test_muscle_volume_strength_on_a_model_without_its_generic_height_is_named(subject_files, tmp_path):
+    from gait2hip.pipeline.config import ScaleConfig
+
+    config = PipelineConfig(model=_model_yaml_with(tmp_path, lambda raw: raw.pop("generic_height_m")),
+                            scale=ScaleConfig(muscle_strength="muscle_volume"))
+    with pytest.raises(ConfigError, match=r"model\.yaml: scale\.muscle_strength: muscle_volume needs generic_height_m"):
+        scale_subject(subject_files.subject, subject_files.static_trc_path, tmp_path / "scale", config)
+    assert not (tmp_path / "scale" / "scaled_model.osim").exists()
+
+
+def test_an_unknown_muscle_strength_rule_is_refused():
+    from gait2hip.pipeline.config import ScaleConfig
+
+    with pytest.raises(ValueError, match=r"scale\.muscle_strength must be one of \['generic', 'muscle_volume'\], got 'mass'"):
+        ScaleConfig(muscle_strength="mass")
