@@ -58,13 +58,13 @@ def stance_profiles(cohort: Path) -> dict[str, list[dict[str, np.ndarray]]]:
         time_s = table["time"].to_numpy()
         markers = read_trc(trial_dir / "markers.trc") if (trial_dir / "markers.trc").exists() else None
         for side in SIDES:
-            force = grf_identifiers(side).force
-            feet = _foot_markers_on(markers, side, time_s)
-            point = grf_identifiers(side).point
-            cop = np.column_stack([table[f"{point}x"].to_numpy(), table[f"{point}z"].to_numpy()]) \
-                if f"{point}x" in table and f"{point}z" in table else None
+            identifiers = grf_identifiers(side)
+            force, point = identifiers.force, identifiers.point
             if f"{force}y" not in table:
                 continue
+            feet = _foot_markers_on(markers, side, time_s)
+            cop = np.column_stack([table[f"{point}x"].to_numpy(), table[f"{point}z"].to_numpy()]) \
+                if f"{point}x" in table and f"{point}z" in table else None
             vertical = table[f"{force}y"].to_numpy() / body_weight_n
             fore_aft = table[f"{force}x"].to_numpy() / body_weight_n
             medial = MEDIAL_SIGN[side] * table[f"{force}z"].to_numpy() / body_weight_n

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import opensim
 
-from gait2hip.core.errors import ConfigError
-
 # Handsfield et al. (2014), total volume of 35 lower-limb muscles against mass × height.
 VOLUME_PER_MASS_HEIGHT_CM3 = 47.05
 VOLUME_OFFSET_CM3 = 1289.6
@@ -38,7 +36,7 @@ def total_muscle_volume_cm3(mass_kg: float, height_m: float) -> float:
 
 
 def scale_muscle_strength(scaled_model_path: Path, generic_model_path: Path, mass_kg: float, height_m: float,
-                          generic_height_m: float) -> float:
+                          generic_height_m: float) -> None:
     """Rewrite ``scaled_model_path`` with each muscle's maximum isometric force scaled to the subject.
 
     Parameters
@@ -46,22 +44,12 @@ def scale_muscle_strength(scaled_model_path: Path, generic_model_path: Path, mas
     scaled_model_path
         The ScaleTool's output (.osim); replaced in place (written beside it, then renamed).
     generic_model_path
-        The generic model it was scaled from: its muscles' forces and optimal fibre lengths,
-        and its total mass (kg), are the reference.
+        The generic model it was scaled from (so it has every muscle of the scaled one): its
+        muscles' forces and optimal fibre lengths, and its total mass (kg), are the reference.
     mass_kg, height_m
         The subject's body mass (kg) and standing height (m).
     generic_height_m
         The generic model's subject height (m).
-
-    Returns
-    -------
-    float
-        The volume ratio V_subject / V_generic.
-
-    Raises
-    ------
-    ConfigError
-        If a muscle of the scaled model is not in the generic model.
     """
     generic = opensim.Model(str(generic_model_path))
     generic_state = generic.initSystem()
@@ -72,13 +60,9 @@ def scale_muscle_strength(scaled_model_path: Path, generic_model_path: Path, mas
     muscles = model.getMuscles()
     for index in range(muscles.getSize()):
         muscle = muscles.get(index)
-        if not generic_muscles.contains(muscle.getName()):
-            raise ConfigError(f"{scaled_model_path}: muscle {muscle.getName()!r} is not in the generic model "
-                              f"{generic_model_path}, so its strength cannot be scaled")
         reference = generic_muscles.get(muscle.getName())
         muscle.setMaxIsometricForce(reference.getMaxIsometricForce() * ratio
                                     * reference.getOptimalFiberLength() / muscle.getOptimalFiberLength())
     partial = scaled_model_path.with_name(scaled_model_path.name + ".partial")
     model.printToXML(str(partial))
     os.replace(partial, scaled_model_path)
-    return ratio
