@@ -235,6 +235,9 @@ class GRFConfig:
 
 # scale.muscle_strength: the generic model's muscle forces, or scaled with the subject's muscle volume.
 MUSCLE_STRENGTH_RULES = ("generic", "muscle_volume")
+# scale.hip_joint_centre: where the scaled generic model has the hip joints, or Harrington et
+# al.'s (2007) regression on the subject's pelvis markers (gait2hip.pipeline.hip_joint_centre).
+HIP_JOINT_CENTRE_METHODS = ("model", "harrington2007")
 
 
 @dataclass(frozen=True)
@@ -245,16 +248,25 @@ class ScaleConfig:
     generic model's (OpenSim's ScaleTool); ``"muscle_volume"`` scales it with the subject's
     muscle volume (gait2hip.pipeline.muscle_strength; needs ``generic_height_m`` in the model's
     ``model.yaml``).
+
+    ``hip_joint_centre``: ``"model"`` leaves each hip joint where the scaled generic pelvis has
+    it; ``"harrington2007"`` places it by Harrington et al.'s regression on the static trial's
+    pelvis markers (gait2hip.pipeline.hip_joint_centre; needs ``hip_joint_centre`` in the
+    model's ``model.yaml``).
     """
 
     preserve_mass_distribution: bool = True
     static_time_range_s: tuple[float, float] | None = None
     muscle_strength: str = "generic"
+    hip_joint_centre: str = "model"
 
     def __post_init__(self) -> None:
         if self.muscle_strength not in MUSCLE_STRENGTH_RULES:
             raise ValueError(f"scale.muscle_strength must be one of {list(MUSCLE_STRENGTH_RULES)}, "
                              f"got {self.muscle_strength!r}")
+        if self.hip_joint_centre not in HIP_JOINT_CENTRE_METHODS:
+            raise ValueError(f"scale.hip_joint_centre must be one of {list(HIP_JOINT_CENTRE_METHODS)}, "
+                             f"got {self.hip_joint_centre!r}")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from gait2hip import opensim_models
 from gait2hip.core.config_loading import read_yaml_mapping
 from gait2hip.core.errors import ConfigError
+from gait2hip.pipeline.hip_joint_centre import HipJointCentreMarkers
 
 AXES = ("X", "Y", "Z")
 # OpenSim's example setups hold coordinates with weight 1000 (gait2392 Setup_Scale / Setup_IK).
@@ -84,6 +85,9 @@ class ModelConfig:
     generic_height_m
         Standing height (m) of the subject the generic model represents, for
         ``scale.muscle_strength: muscle_volume``; None when ``model.yaml`` does not say.
+    hip_joint_centre
+        The pelvis markers and hip joints for ``scale.hip_joint_centre: harrington2007``; None
+        when ``model.yaml`` does not name them.
     """
 
     name: str
@@ -103,6 +107,7 @@ class ModelConfig:
     label_signs: dict[str, int] = field(default_factory=dict)
     technical_markers: tuple[str, ...] = ()
     generic_height_m: float | None = None
+    hip_joint_centre: HipJointCentreMarkers | None = None
 
     def label_sign(self, coordinate: str) -> int:
         """``+1`` or ``-1``: the factor taking ``coordinate``'s model sign to the label convention."""
@@ -155,6 +160,7 @@ class ModelConfig:
                                          tuple(raw["hip_coordinates"]), yaml_path),
                 technical_markers=tuple(str(name) for name in raw.get("technical_markers") or ()),
                 generic_height_m=float(raw["generic_height_m"]) if raw.get("generic_height_m") is not None else None,
+                hip_joint_centre=_hip_joint_centre(raw.get("hip_joint_centre"), yaml_path),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ConfigError(f"{yaml_path}: missing or malformed entry ({error!r})") from error
@@ -188,6 +194,18 @@ class ModelConfig:
             ("marker_weights", self.marker_weights, markers, f"marker of {self.marker_set_path.name}"),
             ("technical_markers", self.technical_markers, markers, f"marker of {self.marker_set_path.name}"),
         ]
+        if self.hip_joint_centre is not None:
+            spec = self.hip_joint_centre
+            checks.append(("hip_joint_centre", spec.pelvis_markers + tuple(spec.knee_markers.values()), markers,
+                           f"marker of {self.marker_set_path.name}"))
+            checks.append(("hip_joint_centre.joints", spec.joints.values(), _names(model.getJointSet()),
+                           f"joint of {model_file}"))
+            checks.append(("hip_joint_centre.thigh_measurement", [spec.thigh_measurement],
+                           {m.name for m in self.scale_measurements}, "scale_measurements entry"))
+            taken = [name for name in spec.hip_markers.values() if name in markers]
+            if taken:
+                raise ConfigError(f"{yaml_path}: hip_joint_centre.hip_markers names {', '.join(map(repr, taken))}, "
+                                  f"already a marker of {self.marker_set_path.name}; name new virtual markers")
         for kind, names in self.required_markers.items():
             checks.append((f"required_markers.{kind}", names, markers, f"marker of {self.marker_set_path.name}"))
         measurement_names = {m.name for m in self.scale_measurements}
@@ -271,6 +289,26 @@ def _label_signs(raw: Any, coordinates: tuple[str, ...], yaml_path: Path) -> dic
         if sign == -1:
             signs[str(name)] = -1
     return signs
+
+
+def _hip_joint_centre(raw: Any, yaml_path: Path) -> HipJointCentreMarkers | None:
+    """The ``hip_joint_centre`` mapping → its markers, joints and thigh measurement."""
+    if raw is None:
+        return None
+    keys = {"right_asis", "left_asis", "sacrum", "joints", "hip_markers", "thigh_measurement", "knee_markers"}
+    if not isinstance(raw, dict) or not keys <= set(raw):
+        raise ConfigError(f"{yaml_path}: hip_joint_centre needs {', '.join(sorted(keys))}; got {raw!r}")
+    sacrum = raw["sacrum"]
+    sacrum = (str(sacrum),) if isinstance(sacrum, str) else tuple(str(name) for name in sacrum)
+    if not sacrum:
+        raise ConfigError(f"{yaml_path}: hip_joint_centre.sacrum must name at least one marker")
+    sides = {}
+    for key in ("joints", "hip_markers", "knee_markers"):
+        if not isinstance(raw[key], dict) or set(raw[key]) != {"r", "l"}:
+            raise ConfigError(f"{yaml_path}: hip_joint_centre.{key} must map sides r and l to names; got {raw[key]!r}")
+        sides[key] = {side: str(name) for side, name in raw[key].items()}
+    return HipJointCentreMarkers(str(raw["right_asis"]), str(raw["left_asis"]), sacrum, sides["joints"],
+                                 sides["hip_markers"], str(raw["thigh_measurement"]), sides["knee_markers"])
 
 
 def _three_factors(value: Any, body: str, yaml_path: Path) -> tuple[float, float, float]:

@@ -3,6 +3,9 @@
 Measurement-based scaling (marker-pair distances of the static trial, each applied to the
 axes its ``model.yaml`` entry names), then any manual per-body factors, the subject's mass,
 then marker placement: the model's markers are moved to where the static trial puts them.
+With ``scale.hip_joint_centre: harrington2007`` scaling and marker placement run a second time
+with virtual markers at Harrington et al.'s hip joint centres of the static trial, fixed at the
+model's hip joints (gait2hip.pipeline.hip_joint_centre).
 The model scaled *before* marker placement is kept to report how well it fits the static
 markers (the scaling QC), since after placement the errors are near zero by construction.
 """
@@ -20,8 +23,12 @@ import numpy as np
 import opensim
 
 from gait2hip.pipeline.config import PipelineConfig
+from gait2hip.core.atomic import write_json_atomically
 from gait2hip.core.errors import ConfigError, InputDataError
 from gait2hip.core.opensim_files import within
+from gait2hip.pipeline.hip_joint_centre import (HipJointCentreMarkers, harrington_hip_centre_trajectories_m,
+                                                harrington_hip_centres_m, hip_joint_offsets_m, hip_joint_parent_body,
+                                                marker_locations_in_body, write_marker_set_with_hip_markers)
 from gait2hip.pipeline.inverse_kinematics import add_ik_tasks, run_inverse_kinematics
 from gait2hip.pipeline.markers import MarkerTrajectories, check_and_fill, read_trc, write_trc_m
 from gait2hip.pipeline.model_config import ModelConfig, ScaleMeasurement, model_yaml_path
@@ -30,6 +37,11 @@ from gait2hip.pipeline.opensim_log import opensim_output_to, run_tool_from_setup
 from gait2hip.pipeline.subject import SubjectInfo
 
 _log = logging.getLogger(__name__)
+
+# The hip markers outweigh the static trial's landmarks (weight 10) so that the static pose puts
+# the hip joints on the regression's centres; at 10 they were left 13-19 mm off on biomechZoo's
+# children, with the legs' landmarks pulling the pelvis.
+HIP_MARKER_STATIC_WEIGHT = 100.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +87,8 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     ------
     ConfigError
         If the model's ``model.yaml`` names a body, coordinate or marker the model or its
-        marker set lacks, or lacks ``generic_height_m`` with ``scale.muscle_strength: muscle_volume``.
+        marker set lacks, lacks ``generic_height_m`` with ``scale.muscle_strength: muscle_volume``,
+        or lacks ``hip_joint_centre`` with ``scale.hip_joint_centre: harrington2007``.
     InputDataError
         If the static trial is missing, unreadable, or lacks a marker the scaling uses.
     OpenSimToolError
@@ -86,6 +99,9 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     if config.scale.muscle_strength == "muscle_volume" and model_config.generic_height_m is None:
         raise ConfigError(f"{model_yaml_path(config.model)}: scale.muscle_strength: muscle_volume needs "
                           "generic_height_m (the height, m, of the subject the generic model represents)")
+    if config.scale.hip_joint_centre == "harrington2007" and model_config.hip_joint_centre is None:
+        raise ConfigError(f"{model_yaml_path(config.model)}: scale.hip_joint_centre: harrington2007 needs "
+                          "hip_joint_centre (the ASIS and sacral markers and the hip joints)")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     with opensim_output_to(out_dir / "logs", "inputs"):
@@ -102,18 +118,28 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     scaled_path = out_dir / "scaled_model.osim"
     factors_path = out_dir / "scale_factors.xml"
     setup_path = out_dir / "setup_scale.xml"
-    for stale in (unplaced_path, scaled_path, factors_path):
+    for stale in (unplaced_path, scaled_path, factors_path, out_dir / "hip_joint_centres.json",
+                  out_dir / "markerset_hip_joint_centres.xml", out_dir / "static_markers_hip_joint_centres.trc"):
         stale.unlink(missing_ok=True)
 
     static_weights = {name: weight for name, weight in model_config.markers_used("static").items()
                       if name in markers.marker_names}
     measurements = _measurements_with_markers(model_config, set(markers.marker_names), static_trc_path)
-    tool = _build_scale_tool(subject, model_config, measurements, static_weights, config, static_markers_path, time_range,
-                             unplaced_path, scaled_path, factors_path, relative_to=out_dir)
-    tool.printToXML(str(setup_path))
     trial_id = f"{subject.subject_id}/static"
-    log_path = run_tool_from_setup(opensim.ScaleTool, setup_path, scaled_path, trial_id=trial_id, stage="scale",
+
+    def run_scale_tool(marker_set_path: Path, trc_path: Path, with_measurements: list[ScaleMeasurement],
+                       weights: dict[str, float]) -> Path:
+        tool = _build_scale_tool(subject, model_config, marker_set_path, with_measurements, weights, config,
+                                 trc_path, time_range, unplaced_path, scaled_path, factors_path, relative_to=out_dir)
+        tool.printToXML(str(setup_path))
+        return run_tool_from_setup(opensim.ScaleTool, setup_path, scaled_path, trial_id=trial_id, stage="scale",
                                    log_dir=out_dir / "logs")
+
+    log_path = run_scale_tool(model_config.marker_set_path, static_markers_path, measurements, static_weights)
+    static_pose = _static_pose(markers, time_range)
+    if config.scale.hip_joint_centre == "harrington2007":
+        _rescale_with_harrington_hip_markers(model_config, run_scale_tool, markers, measurements, static_weights,
+                                             scaled_path, out_dir)
     if config.scale.muscle_strength == "muscle_volume":
         with opensim_output_to(out_dir / "logs", "muscle_strength"):
             scale_muscle_strength(scaled_path, model_config.model_path, subject.mass_kg, subject.height_m,
@@ -122,7 +148,6 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
     # Best practice judges scaling by the bony landmarks: the markers of the measurements, at
     # the one pose the scaling and the marker placement saw (the frames' average).
     landmarks = {name for m in measurements for pair in m.marker_pairs for name in pair}
-    static_pose = _static_pose(markers, time_range)
     fit = run_inverse_kinematics(
         model_path=unplaced_path, markers_trc_path=write_trc_m(static_pose, out_dir / "static_pose_markers.trc"),
         out_dir=out_dir / "static_fit",
@@ -141,6 +166,70 @@ def scale_subject(subject: SubjectInfo, static_trc_path: Path, out_dir: Path, co
         wall_time_s=time.perf_counter() - start,
         log_path=log_path,
     )
+
+
+def _rescale_with_harrington_hip_markers(model_config: ModelConfig, run_scale_tool, markers: MarkerTrajectories,
+                                         measurements: list[ScaleMeasurement], static_weights: dict[str, float],
+                                         scaled_path: Path, out_dir: Path) -> None:
+    """Scale and place markers again with virtual markers at Harrington's hip centres of each static frame.
+
+    ``run_scale_tool(marker_set, static_trc, measurements, weights)`` reruns scaling and marker
+    placement. The hip markers are fixed at the model's hip joints and weigh
+    ``HIP_MARKER_STATIC_WEIGHT`` in the static pose; the thigh measurement runs from them to the
+    knee markers. Writes ``hip_joint_centres.json``: per side, how far (mm) the model's hip
+    joint is from Harrington's centre of its own placed pelvis markers, before and after.
+    """
+    spec = model_config.hip_joint_centre
+    missing = [name for name in spec.pelvis_markers if name not in markers.marker_names]
+    if missing:
+        raise InputDataError(markers.source_path, f"scale.hip_joint_centre: harrington2007 needs the pelvis marker(s) "
+                                                  f"{', '.join(missing)}, which the static trial lacks")
+    log_dir = out_dir / "logs"
+    with opensim_output_to(log_dir, "hip_joint_centre"):
+        try:
+            pelvis = hip_joint_parent_body(model_config.model_path, spec.joints)
+            generic_hips_m = hip_joint_offsets_m(model_config.model_path, spec.joints)
+            before_m = _hip_joint_distances_m(scaled_path, spec, pelvis)
+            marker_set_path = write_marker_set_with_hip_markers(
+                model_config.marker_set_path, out_dir / "markerset_hip_joint_centres.xml", pelvis, spec.hip_markers,
+                generic_hips_m)
+        except ValueError as error:
+            raise ConfigError(f"{model_config.name} model.yaml hip_joint_centre: {error}") from error
+    centres_m = harrington_hip_centre_trajectories_m(markers.positions_m, markers.marker_names, spec)
+    sides = tuple(spec.joints)
+    with_hips = replace(markers, marker_names=markers.marker_names + tuple(spec.hip_markers[side] for side in sides),
+                        positions_m=np.concatenate([markers.positions_m] + [centres_m[side][:, None] for side in sides],
+                                                   axis=1))
+    static_trc = write_trc_m(with_hips, out_dir / "static_markers_hip_joint_centres.trc")
+    knees = {spec.knee_markers[side]: spec.hip_markers[side] for side in sides}
+    thigh_measurements = []
+    for measurement in measurements:
+        if measurement.name == spec.thigh_measurement:
+            pairs = tuple((knees[knee], knee) for knee in knees if knee in markers.marker_names)
+            measurement = replace(measurement, marker_pairs=pairs or measurement.marker_pairs)
+        thigh_measurements.append(measurement)
+    weights = dict(static_weights) | {spec.hip_markers[side]: HIP_MARKER_STATIC_WEIGHT for side in sides}
+    run_scale_tool(marker_set_path, static_trc, thigh_measurements, weights)
+    with opensim_output_to(log_dir, "hip_joint_centre"):
+        after_m = _hip_joint_distances_m(scaled_path, spec, pelvis)
+    write_json_atomically(out_dir / "hip_joint_centres.json", {
+        "method": "harrington2007",
+        "pelvis_markers": list(spec.pelvis_markers),
+        "hip_markers": spec.hip_markers,
+        "hip_marker_static_weight": HIP_MARKER_STATIC_WEIGHT,
+        "hip_to_harrington_centre_mm": {
+            side: {"scaled_generic": round(before_m[side] * 1000.0, 2), "placed": round(after_m[side] * 1000.0, 2)}
+            for side in sides},
+    })
+
+
+def _hip_joint_distances_m(model_path: Path, spec: HipJointCentreMarkers, pelvis: str) -> dict[str, float]:
+    """Side → distance (m) from the model's hip joint to Harrington's centre of its own pelvis markers."""
+    placed = marker_locations_in_body(model_path, spec.pelvis_markers, pelvis)
+    centres_m = harrington_hip_centres_m(right_asis_m=placed[spec.right_asis], left_asis_m=placed[spec.left_asis],
+                                         sacrum_m=np.mean([placed[name] for name in spec.sacrum], axis=0))
+    hips_m = hip_joint_offsets_m(model_path, spec.joints)
+    return {side: float(np.linalg.norm(centres_m[side] - hips_m[side])) for side in spec.joints}
 
 
 def _static_pose(markers: MarkerTrajectories, time_range_s: tuple[float, float]) -> MarkerTrajectories:
@@ -214,7 +303,8 @@ def _measurements_with_markers(model_config: ModelConfig, present: set[str],
     return list(usable.values())
 
 
-def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, measurements: list[ScaleMeasurement],
+def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, marker_set_path: Path,
+                      measurements: list[ScaleMeasurement],
                       static_weights: dict[str, float], config: PipelineConfig,
                       static_markers_path: Path, time_range: tuple[float, float],
                       unplaced_path: Path, scaled_path: Path, factors_path: Path,
@@ -233,7 +323,7 @@ def _build_scale_tool(subject: SubjectInfo, model_config: ModelConfig, measureme
 
     maker = tool.getGenericModelMaker()
     maker.setModelFileName(rel(model_config.model_path))
-    maker.setMarkerSetFileName(rel(model_config.marker_set_path))
+    maker.setMarkerSetFileName(rel(marker_set_path))
 
     scaler = tool.getModelScaler()
     scaler.setApply(True)

@@ -198,3 +198,66 @@ def test_an_unknown_muscle_strength_rule_is_refused():
 
     with pytest.raises(ValueError, match=r"scale\.muscle_strength must be one of \['generic', 'muscle_volume'\], got 'mass'"):
         ScaleConfig(muscle_strength="mass")
+
+
+def test_harrington_hip_centres_put_the_model_hips_on_the_regressions_centres_of_the_static_markers(tmp_path):
+    import json
+
+    from gait2hip.pipeline.config import ScaleConfig
+    from gait2hip.pipeline.hip_joint_centre import harrington_hip_centres_m, hip_joint_offsets_m
+
+    names, positions = marker_positions(model_with_markers(tmp_path / "big.osim", scale_factor=KNOWN_SCALE),
+                                        {"pelvis_tilt": np.zeros(20)})
+    static = write_trc(tmp_path / "static.trc", names, positions, 100.0, units="mm")
+    config = PipelineConfig(scale=ScaleConfig(hip_joint_centre="harrington2007"))
+
+    result = scale_subject(SubjectInfo("S06", 81.0, 1.89), static, tmp_path / "scale", config)
+
+    model = opensim.Model(str(result.scaled_model_path))
+    hips = hip_joint_offsets_m(result.scaled_model_path, {"r": "hip_r", "l": "hip_l"})
+    placed = {name: np.array(model.getMarkerSet().get(name).get_location().to_numpy())
+              for name in ("R.ASIS", "L.ASIS", "V.Sacral", "R.HJC", "L.HJC")}
+    centres = harrington_hip_centres_m(right_asis_m=placed["R.ASIS"], left_asis_m=placed["L.ASIS"],
+                                       sacrum_m=placed["V.Sacral"])
+    summary = json.loads((tmp_path / "scale" / "hip_joint_centres.json").read_text())
+    for side, marker in (("r", "R.HJC"), ("l", "L.HJC")):
+        np.testing.assert_allclose(placed[marker], hips[side], atol=1e-9)   # fixed on the joint
+        distance_mm = np.linalg.norm(centres[side] - hips[side]) * 1000
+        assert summary["hip_to_harrington_centre_mm"][side]["placed"] == pytest.approx(distance_mm, abs=0.01)
+        # gait2392's hips sit about 4 cm from Harrington's centres of its own marker set's
+        # pelvis markers; placed with the hip markers, what is left is mostly the hip-to-hip
+        # width, which the regression puts wider than the model (the pelvis markers keep their shape).
+        assert summary["hip_to_harrington_centre_mm"][side]["scaled_generic"] > 30.0
+        assert distance_mm < 12.0
+    assert result.scale_factors["femur_r"] == pytest.approx(np.full(3, KNOWN_SCALE), rel=0.05)
+
+
+def test_harrington_hip_centres_on_a_model_without_its_pelvis_markers_named_are_refused(subject_files, tmp_path):
+    from gait2hip.pipeline.config import ScaleConfig
+
+    config = PipelineConfig(model=_model_yaml_with(tmp_path, lambda raw: raw.pop("hip_joint_centre")),
+                            scale=ScaleConfig(hip_joint_centre="harrington2007"))
+    with pytest.raises(ConfigError, match=r"model\.yaml: scale\.hip_joint_centre: harrington2007 needs hip_joint_centre"):
+        scale_subject(subject_files.subject, subject_files.static_trc_path, tmp_path / "scale", config)
+    assert not (tmp_path / "scale" / "scaled_model.osim").exists()
+
+
+def test_a_hip_joint_centre_entry_naming_a_marker_the_marker_set_lacks_is_named(subject_files, tmp_path):
+    config = PipelineConfig(model=_model_yaml_with(
+        tmp_path, lambda raw: raw["hip_joint_centre"].update(sacrum=["V.Sacrum"])))
+    with pytest.raises(ConfigError, match=r"hip_joint_centre names 'V.Sacrum', not a marker of markerset\.xml"):
+        scale_subject(subject_files.subject, subject_files.static_trc_path, tmp_path / "scale", config)
+
+
+def test_hip_markers_reusing_a_marker_set_name_are_refused(subject_files, tmp_path):
+    config = PipelineConfig(model=_model_yaml_with(
+        tmp_path, lambda raw: raw["hip_joint_centre"]["hip_markers"].update(r="R.ASIS")))
+    with pytest.raises(ConfigError, match=r"hip_joint_centre\.hip_markers names 'R.ASIS', already a marker"):
+        scale_subject(subject_files.subject, subject_files.static_trc_path, tmp_path / "scale", config)
+
+
+def test_an_unknown_hip_joint_centre_method_is_refused():
+    from gait2hip.pipeline.config import ScaleConfig
+
+    with pytest.raises(ValueError, match=r"scale\.hip_joint_centre must be one of \['model', 'harrington2007'\], got 'bell'"):
+        ScaleConfig(hip_joint_centre="bell")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     scaled = scale_subject(subject, args.static, out_dir / "scale", config)
     print(f"  scaled in {scaled.wall_time_s:.2f} s; landmark fit RMS {scaled.marker_rms_error_m * 1000:.1f} mm, "
           f"max {scaled.marker_max_error_m * 1000:.1f} mm")
+    hip_centres_path = out_dir / "scale" / "hip_joint_centres.json"
+    if hip_centres_path.is_file():
+        distances = json.loads(hip_centres_path.read_text())["hip_to_harrington_centre_mm"]
+        print("  hip joint centres (Harrington et al. 2007): " + ", ".join(
+            f"{side} {d['scaled_generic']:.0f} mm from the regression's centre scaled, {d['placed']:.0f} mm placed"
+            for side, d in distances.items()))
     print(f"labelling trial {trial_id} (IK → ID → SO)...")
     result = label_trial(subject, scaled.scaled_model_path, args.markers, args.grf, out_dir / trial_id,
                          config, f"{subject.subject_id}/{trial_id}",
