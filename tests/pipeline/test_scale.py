@@ -183,12 +183,17 @@ def test_by_default_every_muscle_keeps_the_generic_models_strength(tmp_path):
         assert force == muscles["generic"][name][0], name
 
 
-def test_muscle_volume_strength_on_a_model_without_its_generic_height_is_named(subject_files, tmp_path):
+@pytest.mark.parametrize("setting, key, message", [
+    ({"muscle_strength": "muscle_volume"}, "generic_height_m",
+     r"model\.yaml: scale\.muscle_strength: muscle_volume needs generic_height_m"),
+    ({"hip_joint_centre": "harrington2007"}, "hip_joint_centre",
+     r"model\.yaml: scale\.hip_joint_centre: harrington2007 needs hip_joint_centre"),
+])
+def test_a_scale_option_on_a_model_yaml_without_the_key_it_needs_is_named(subject_files, tmp_path, setting, key, message):
     from gait2hip.pipeline.config import ScaleConfig
 
-    config = PipelineConfig(model=_model_yaml_with(tmp_path, lambda raw: raw.pop("generic_height_m")),
-                            scale=ScaleConfig(muscle_strength="muscle_volume"))
-    with pytest.raises(ConfigError, match=r"model\.yaml: scale\.muscle_strength: muscle_volume needs generic_height_m"):
+    config = PipelineConfig(model=_model_yaml_with(tmp_path, lambda raw: raw.pop(key)), scale=ScaleConfig(**setting))
+    with pytest.raises(ConfigError, match=message):
         scale_subject(subject_files.subject, subject_files.static_trc_path, tmp_path / "scale", config)
     assert not (tmp_path / "scale" / "scaled_model.osim").exists()
 
@@ -226,20 +231,10 @@ def test_harrington_hip_centres_put_the_model_hips_on_the_regressions_centres_of
         assert summary["hip_to_harrington_centre_mm"][side]["placed"] == pytest.approx(distance_mm, abs=0.01)
         # gait2392's hips sit about 4 cm from Harrington's centres of its own marker set's
         # pelvis markers; placed with the hip markers, what is left is mostly the hip-to-hip
-        # width, which the regression puts wider than the model (the pelvis markers keep their shape).
+        # width, which the regression puts wider than the model.
         assert summary["hip_to_harrington_centre_mm"][side]["scaled_generic"] > 30.0
         assert distance_mm < 12.0
     assert result.scale_factors["femur_r"] == pytest.approx(np.full(3, KNOWN_SCALE), rel=0.05)
-
-
-def test_harrington_hip_centres_on_a_model_without_its_pelvis_markers_named_are_refused(subject_files, tmp_path):
-    from gait2hip.pipeline.config import ScaleConfig
-
-    config = PipelineConfig(model=_model_yaml_with(tmp_path, lambda raw: raw.pop("hip_joint_centre")),
-                            scale=ScaleConfig(hip_joint_centre="harrington2007"))
-    with pytest.raises(ConfigError, match=r"model\.yaml: scale\.hip_joint_centre: harrington2007 needs hip_joint_centre"):
-        scale_subject(subject_files.subject, subject_files.static_trc_path, tmp_path / "scale", config)
-    assert not (tmp_path / "scale" / "scaled_model.osim").exists()
 
 
 def test_a_hip_joint_centre_entry_naming_a_marker_the_marker_set_lacks_is_named(subject_files, tmp_path):
