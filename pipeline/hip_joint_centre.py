@@ -190,8 +190,13 @@ def hip_joint_offsets_m(model_path: Path, joints: dict[str, str]) -> dict[str, n
 
 
 def write_marker_set_with_hip_markers(marker_set_path: Path, out_path: Path, body: str,
-                                      hip_markers: dict[str, str], locations_m: dict[str, np.ndarray]) -> Path:
+                                      hip_markers: dict[str, str], locations_m: dict[str, np.ndarray],
+                                      pelvis_markers: tuple[str, ...] = ()) -> Path:
     """Copy the marker set with a marker fixed at each hip joint (``locations_m``, m, in ``body``'s frame).
+
+    ``pelvis_markers`` are freed for marker placement (a marker set may fix its bony landmarks,
+    as the Rajagopal model's does its ASIS markers): placement has to move them around the
+    regression's centres.
 
     Raises
     ------
@@ -201,6 +206,8 @@ def write_marker_set_with_hip_markers(marker_set_path: Path, out_path: Path, bod
     import opensim
 
     marker_set = opensim.MarkerSet(str(marker_set_path))
+    for name in pelvis_markers:
+        marker_set.get(name).set_fixed(False)
     for side, name in hip_markers.items():
         if marker_set.getIndex(name) >= 0:
             raise ValueError(f"{marker_set_path}: already has a marker {name!r}; hip_markers must name new markers")

@@ -192,7 +192,7 @@ def _rescale_with_harrington_hip_markers(model_config: ModelConfig, run_scale_to
             before_m = _hip_joint_distances_m(scaled_path, spec, pelvis)
             marker_set_path = write_marker_set_with_hip_markers(
                 model_config.marker_set_path, out_dir / "markerset_hip_joint_centres.xml", pelvis, spec.hip_markers,
-                generic_hips_m)
+                generic_hips_m, pelvis_markers=spec.pelvis_markers)
         except ValueError as error:
             raise ConfigError(f"{model_config.name} model.yaml hip_joint_centre: {error}") from error
     centres_m = harrington_hip_centre_trajectories_m(markers.positions_m, markers.marker_names, spec)

@@ -81,3 +81,24 @@ def test_rajagopal_labels_a_still_trial_with_its_own_hip_muscles(tmp_path):
     # build_label_table applies the model's label_signs.
     # Rajagopal's knee is positive in flexion; the labels use gait2392's convention (negative).
     assert abs(table["knee_angle_l"].mean() + 30.0) < POSE_TOLERANCE_DEG
+
+
+def test_harrington_hip_centres_free_the_pelvis_markers_a_marker_set_fixes(tmp_path):
+    import json
+
+    from gait2hip.pipeline.config import ScaleConfig
+
+    # Rajagopal's marker set fixes its ASIS markers on the bony landmarks; placing the pelvis
+    # markers around the regression's hip centres needs them free.
+    marker_model, mass_kg = _rajagopal_with_markers(tmp_path)
+    names, positions = marker_positions(marker_model, {"pelvis_tilt": np.zeros(20)})
+    static = write_trc(tmp_path / "static.trc", names, positions, RATE_HZ, units="mm")
+    config = PipelineConfig(model="rajagopal_lai_uhlrich", scale=ScaleConfig(hip_joint_centre="harrington2007"))
+
+    scaled = scale_subject(SubjectInfo("S01", mass_kg, 1.75), static, tmp_path / "scale", config)
+
+    distances_mm = json.loads((tmp_path / "scale" / "hip_joint_centres.json").read_text())["hip_to_harrington_centre_mm"]
+    for side in ("r", "l"):
+        assert distances_mm[side]["placed"] < distances_mm[side]["scaled_generic"] - 15.0, side
+    model = opensim.Model(str(scaled.scaled_model_path))
+    assert not model.getMarkerSet().get("R.ASIS").get_fixed()
