@@ -68,8 +68,12 @@ class FootContactConfig:
     floor_percentile
         Percentile of a marker's height over the trial taken as its floor height.
     filter_reach_cycles
-        A stance on the floor also spoils the frames within this many periods of the
-        filters' cut-off of it (``filter_reach_cycles / cutoff_hz`` s; 0.4 at 6 Hz: 67 ms).
+        A stance on the floor also spoils the frames after it within this many periods of the
+        filters' cut-off (``filter_reach_cycles / cutoff_hz`` s; 0.4 at 6 Hz: 67 ms).
+    heel_strike_reach_cycles
+        ... and the frames before it within this many periods (0.7 at 6 Hz: 117 ms): its load
+        rises within tens of milliseconds of heel strike, and the filters spread that further
+        back than the slow unloading at toe-off forward (docs/labels.md, "Valid frames").
     edge_reach_cycles
         The first and last frames labelled are invalid for both legs within this many periods
         of the filters' cut-off of the ends (0.7 at 6 Hz: 117 ms): ID and SO filter the
@@ -91,6 +95,7 @@ class FootContactConfig:
     margin_s: float = 0.03
     floor_percentile: float = 5.0
     filter_reach_cycles: float = 0.4
+    heel_strike_reach_cycles: float = 0.7
     edge_reach_cycles: float = 0.7
     min_swing_s: float = 0.2
     min_floor_stance_s: float = 0.1
@@ -99,7 +104,8 @@ class FootContactConfig:
         for name in ("max_height_above_floor_m", "max_speed_m_per_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"foot_contact.{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("margin_s", "filter_reach_cycles", "edge_reach_cycles", "min_swing_s", "min_floor_stance_s"):
+        for name in ("margin_s", "filter_reach_cycles", "heel_strike_reach_cycles", "edge_reach_cycles", "min_swing_s",
+                     "min_floor_stance_s"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"foot_contact.{name} must be zero or positive, got {getattr(self, name)!r}")
         if not 0 <= self.floor_percentile < 50:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gait2hip.pipeline.foot_contact import (FootContactConfig, detect_contact, edge_reach_s, invalid_margin_s, leg_contact,
+from gait2hip.pipeline.foot_contact import (FootContactConfig, detect_contact, edge_reach_s, invalid_margins_s, leg_contact,
                                             marker_contact, runs_of)
 
 RATE_HZ = 100.0
@@ -55,15 +55,15 @@ def test_a_stance_on_a_plate_keeps_the_leg_valid_and_takes_the_plate_timing():
     np.testing.assert_array_equal(leg.stance, plate)
 
 
-def test_a_stance_on_the_floor_is_stance_and_invalid_widened_by_the_margin():
+def test_a_stance_on_the_floor_is_stance_and_invalid_widened_further_before_it_than_after():
     plate = _flags((20, 80))
-    markers = _flags((20, 80), (130, 190))
+    markers = _flags((20, 80), (130, 170))
     leg = leg_contact("l", TIMES_S, plate, markers, CONFIG, filter_cutoff_hz=6.0)
-    margin = int(round(invalid_margin_s(CONFIG, 6.0) * RATE_HZ))
-    assert margin == 10  # 30 ms marker lag + 0.4 / 6 Hz filter reach
-    np.testing.assert_array_equal(leg.valid, ~_flags((130 - margin, 200)))
-    assert leg.stance[130:190].all() and not leg.stance[190:].any()
-    assert [(w.start_s, w.end_s) for w in leg.dropped_windows] == [(TIMES_S[120], TIMES_S[199])]
+    before, after = (int(round(m * RATE_HZ)) for m in invalid_margins_s(CONFIG, 6.0))
+    assert (before, after) == (15, 10)  # 30 ms marker lag + 0.7 / 6 Hz before, + 0.4 / 6 Hz after
+    np.testing.assert_array_equal(leg.valid, ~_flags((130 - before, 170 + after)))
+    assert leg.stance[130:170].all() and not leg.stance[170:].any()
+    assert [(w.start_s, w.end_s) for w in leg.dropped_windows] == [(TIMES_S[115], TIMES_S[179])]
     assert "left foot on the floor" in leg.dropped_windows[0].reason
 
 
@@ -79,9 +79,10 @@ def test_residual_frames_need_every_loaded_foot_on_a_plate():
     report = detect_contact(TIMES_S, plate_loaded, {"r": right, "l": left}, {"r": ("R.Heel",), "l": ("L.Heel",)},
                             CONFIG, filter_cutoff_hz=6.0)
     residual = report.residual_frames
-    # Right on the floor until 40, left on the floor from 150: residuals only in between, less the margins.
+    # Right on the floor until 40, left on the floor from 150: residuals only in between, less
+    # the margins after a floor stance (10 frames) and before one (15).
     [(start, stop)] = runs_of(residual)
-    assert abs(start - (40 + 10)) <= 1 and abs(stop - (150 - 10)) <= 1
+    assert abs(start - (40 + 10)) <= 1 and abs(stop - (150 - 15)) <= 1
     summary = report.to_json()
     assert summary["n_residual_frames"] == int(residual.sum())
     assert summary["legs"]["l"]["dropped_windows"][0]["reason"] == "left foot on the floor off the plates"
@@ -92,6 +93,8 @@ def test_bad_thresholds_are_errors_naming_the_key():
         FootContactConfig(max_speed_m_per_s=0.0)
     with pytest.raises(ValueError, match="foot_contact.filter_reach_cycles"):
         FootContactConfig(filter_reach_cycles=-1.0)
+    with pytest.raises(ValueError, match="foot_contact.heel_strike_reach_cycles"):
+        FootContactConfig(heel_strike_reach_cycles=-0.1)
 
 
 def test_the_toe_lingering_after_a_plate_toe_off_is_not_a_floor_stance():

@@ -16,7 +16,7 @@ import pytest
 
 from gait2hip.core.opensim_files import grf_identifiers, read_opensim_table, write_mot
 from gait2hip.pipeline.config import PipelineConfig, QCThresholds, ResidualReductionConfig, StaticOptimizationConfig
-from gait2hip.pipeline.foot_contact import edge_reach_s, invalid_margin_s, runs_of
+from gait2hip.pipeline.foot_contact import edge_reach_s, invalid_margins_s, runs_of
 from gait2hip.pipeline.model_config import ModelConfig
 from gait2hip.pipeline.trial import label_trial
 
@@ -58,7 +58,7 @@ def _right_leg_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 def test_each_leg_gets_a_plate_stance_and_its_swing_as_valid_frames(labelled):
     table = pd.read_parquet(labelled.labels_path)
-    margin_s = invalid_margin_s(BATCHED.foot_contact, BATCHED.inverse_dynamics.lowpass_cutoff_hz)
+    margin_s, _ = invalid_margins_s(BATCHED.foot_contact, BATCHED.inverse_dynamics.lowpass_cutoff_hz)
     for side in ("r", "l"):
         stance, valid = table[f"stance_{side}"].to_numpy(), table[f"valid_{side}"].to_numpy()
         on_plate = labelled.contact.legs[side].on_plate
