@@ -28,13 +28,10 @@ import pandas as pd
 import yaml
 
 from gait2hip.core.atomic import write_json_atomically
-from gait2hip.core.opensim_files import read_opensim_table, write_mot
+from gait2hip.core.opensim_files import SIDES, grf_identifiers, read_opensim_table, write_mot
+from gait2hip.pipeline.config import GRFConfig
 
 DISTANCES_S = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.067, 0.08, 0.1, 0.117, 0.15, 0.2)
-# Vertical reaction (N) above which a foot is on its plate.
-LOADED_N = 20.0
-FOOT_PREFIXES = {"r": "ground_force_", "l": "1_ground_force_"}
-SIDE_PREFIXES = {"r": "ground_", "l": "1_ground_"}
 
 
 def main() -> None:
@@ -59,15 +56,17 @@ def main() -> None:
                 continue
             grf = read_opensim_table(trial / "grf.mot")
             measured = read_opensim_table(measured_id)
-            for side, prefix in SIDE_PREFIXES.items():
-                loaded = grf[FOOT_PREFIXES[side] + "vy"].abs().to_numpy() > LOADED_N
+            for side in SIDES:
+                foot = grf_identifiers(side)
+                loaded = grf[foot.force + "y"].to_numpy() >= GRFConfig().contact_threshold_n
                 if not loaded.any():
                     continue
                 heel_strike_s, toe_off_s = (float(grf["time"].to_numpy()[loaded][i]) for i in (0, -1))
                 out = args.out / f"{subject.name}_{trial.name}_{side}"
                 removed_id = out / trial.name / "id" / "inverse_dynamics.sto"
                 if not removed_id.is_file():
-                    columns = {name: (np.zeros(len(grf)) if name.startswith(prefix) else grf[name].to_numpy())
+                    removed_columns = set(foot.column_names())
+                    columns = {name: (np.zeros(len(grf)) if name in removed_columns else grf[name].to_numpy())
                                for name in grf.columns[1:]}
                     removed_grf = write_mot(args.out / f"{out.name}_grf.mot", columns, grf["time"].to_numpy(),
                                             in_degrees=False)

@@ -39,8 +39,8 @@ from gait2hip.pipeline.subject import SubjectInfo
 _log = logging.getLogger(__name__)
 
 # The hip markers outweigh the static trial's landmarks (weight 10) so that the static pose puts
-# the hip joints on the regression's centres; at 10 they were left 13-19 mm off on biomechZoo's
-# children, with the legs' landmarks pulling the pelvis.
+# the hip joints on the regression's centres; at equal weight the legs' landmarks pull the
+# pelvis off them.
 HIP_MARKER_STATIC_WEIGHT = 100.0
 
 
